@@ -1,0 +1,66 @@
+import { readFile } from 'node:fs/promises';
+import { parseDocument as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { changeRequestSchema, type ChangeRequest } from './request';
+import { toFieldIssues, ValidationError } from './validation';
+
+/**
+ * Parses YAML (or JSON, which is YAML) text and validates it with a schema. Syntax errors and
+ * schema errors both come back as a ValidationError listing every problem.
+ */
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  documentName: string,
+): z.output<S> {
+  const doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ValidationError(
+      documentName,
+      doc.errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(document)',
+        message: e.message.split('\n')[0] ?? e.message,
+      })),
+    );
+  }
+  return validateWith(schema, doc.toJS() as unknown, documentName);
+}
+
+/** Validates an already-parsed value; used for workflow inputs too. */
+export function validateWith<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  documentName: string,
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ValidationError(documentName, toFieldIssues(result.error));
+  return result.data;
+}
+
+export async function readDocument<S extends z.ZodType>(
+  schema: S,
+  path: string,
+  documentName: string,
+): Promise<z.output<S>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ValidationError(documentName, [
+      {
+        path: path,
+        message: code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? String(err)})`,
+      },
+    ]);
+  }
+  return parseWith(schema, text, documentName);
+}
+
+export function parseChangeRequest(text: string, name = 'change request'): ChangeRequest {
+  return parseWith(changeRequestSchema, text, name);
+}
+
+export function loadChangeRequestFile(path: string): Promise<ChangeRequest> {
+  return readDocument(changeRequestSchema, path, `change request ${path}`);
+}

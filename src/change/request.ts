@@ -1,0 +1,260 @@
+import { z } from 'zod';
+import { comparisonHint, parseComparison } from './comparison';
+import { parseDuration } from './duration';
+import {
+  dnsLabel,
+  durationString,
+  nonEmpty,
+  personHandle,
+  timestampString,
+  uniqueList,
+} from './validation';
+
+export const CHANGE_ID_PATTERN = /^[A-Z][A-Z0-9]*-[0-9]+$/;
+export const changeTypes = ['standard', 'normal', 'emergency'] as const;
+export const riskLevels = ['low', 'medium', 'high', 'critical'] as const;
+export const rolloutStrategies = ['rolling', 'blueGreen', 'canary'] as const;
+
+export type ChangeType = (typeof changeTypes)[number];
+export type RiskLevel = (typeof riskLevels)[number];
+export type RolloutStrategy = (typeof rolloutStrategies)[number];
+
+const changeId = z.string().regex(CHANGE_ID_PATTERN, {
+  error: (issue) =>
+    `expected an id like 'CHG-1234' (capital letters or digits, '-', digits), got ${JSON.stringify(issue.input)}`,
+});
+
+const failWhen = z.string().refine((text) => parseComparison(text) !== undefined, {
+  error: (issue) => `expected ${comparisonHint}, got ${JSON.stringify(issue.input)}`,
+});
+
+const metric = z.strictObject({
+  name: dnsLabel,
+  query: nonEmpty,
+  failWhen,
+});
+
+const canaryStep = z.union(
+  [
+    z.strictObject({
+      setWeight: z
+        .number()
+        .int({ error: 'expected a whole percentage' })
+        .min(0, { error: 'expected a percentage from 0 to 100' })
+        .max(100, { error: 'expected a percentage from 0 to 100' }),
+    }),
+    z.strictObject({ pause: durationString }),
+  ],
+  { error: "expected a step {setWeight: <0-100>} or {pause: <duration>}" },
+);
+
+/** A Kubernetes object to apply server-side; checked for the fields apply cannot do without. */
+const manifest = z
+  .looseObject({
+    apiVersion: nonEmpty,
+    kind: nonEmpty,
+    metadata: z.looseObject({ name: dnsLabel.or(z.string().regex(/^[a-z0-9.-]+$/)) }),
+  })
+  .transform((m) => m as Record<string, unknown> & typeof m);
+
+const rollout = z
+  .strictObject({
+    strategy: z.enum(rolloutStrategies),
+    target: z.strictObject({
+      kind: z.literal('Deployment'),
+      name: dnsLabel,
+      container: dnsLabel.optional(),
+    }),
+    image: z
+      .string()
+      .regex(/^[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, {
+        error: (issue) =>
+          `expected a container image reference such as 'registry.example.com/app:1.2.3', got ${JSON.stringify(issue.input)}`,
+      })
+      .optional(),
+    manifests: z.array(manifest).min(1, { error: 'expected at least one manifest' }).optional(),
+    service: dnsLabel.optional(),
+    steps: z.array(canaryStep).optional(),
+    timeout: durationString.default('10m'),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.image === undefined) === (r.manifests === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image'],
+        message: 'expected exactly one of image or manifests',
+      });
+    }
+    if (r.strategy === 'canary') {
+      if (!r.steps || r.steps.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps'],
+          message: 'a canary rollout needs steps, such as [{setWeight: 10}, {pause: 2m}, ...]',
+        });
+      } else if (!r.steps.some((s) => 'setWeight' in s)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps'],
+          message: 'a canary rollout needs at least one setWeight step',
+        });
+      }
+    } else if (r.steps !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps'],
+        message: `steps apply to canary rollouts only, not to '${r.strategy}'`,
+      });
+    }
+    if (r.strategy !== 'blueGreen' && r.service !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['service'],
+        message: `service applies to blueGreen rollouts only, not to '${r.strategy}'`,
+      });
+    }
+  });
+
+const verification = z
+  .strictObject({
+    watch: durationString.default('15m'),
+    interval: durationString.default('30s'),
+    failureLimit: z.number().int().min(1, { error: 'expected a whole number ≥ 1' }).default(3),
+    inconclusiveLimit: z
+      .number()
+      .int()
+      .min(1, { error: 'expected a whole number ≥ 1' })
+      .default(3),
+    consecutiveErrorLimit: z
+      .number()
+      .int()
+      .min(1, { error: 'expected a whole number ≥ 1' })
+      .default(4),
+    metrics: z.array(metric).min(1, { error: 'expected at least one metric to watch' }),
+  })
+  .superRefine((v, ctx) => {
+    const watch = parseDuration(v.watch);
+    const interval = parseDuration(v.interval);
+    if (interval !== undefined && interval < 1_000) {
+      ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected at least 1s' });
+    }
+    if (watch !== undefined && interval !== undefined && interval > watch) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['interval'],
+        message: `expected an interval no longer than the watch (${v.watch})`,
+      });
+    }
+    const names = new Set<string>();
+    v.metrics.forEach((m, i) => {
+      if (names.has(m.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['metrics', i, 'name'],
+          message: `duplicate metric name '${m.name}'`,
+        });
+      }
+      names.add(m.name);
+    });
+  });
+
+const backup = z.strictObject({
+  velero: z.strictObject({
+    includeNamespaces: uniqueList(dnsLabel, 'namespace').min(1, {
+      error: 'expected at least one namespace',
+    }),
+    snapshotVolumes: z.boolean().default(true),
+    ttl: durationString.default('720h'),
+  }),
+});
+
+export const changeRequestSchema = z
+  .strictObject({
+    apiVersion: z.literal('changectl/v1'),
+    kind: z.literal('ChangeRequest'),
+    metadata: z.strictObject({
+      id: changeId,
+      title: nonEmpty,
+      requestedBy: personHandle,
+    }),
+    spec: z.strictObject({
+      type: z.enum(changeTypes),
+      environment: dnsLabel,
+      namespace: dnsLabel,
+      services: uniqueList(dnsLabel, 'service').min(1, { error: 'expected at least one service' }),
+      description: nonEmpty,
+      reason: nonEmpty.optional(),
+      impact: nonEmpty,
+      risk: z.enum(riskLevels),
+      incident: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9]*-[0-9]+$/, {
+          error: (issue) =>
+            `expected an incident id such as 'INC-42', got ${JSON.stringify(issue.input)}`,
+        })
+        .optional(),
+      breakGlass: z.boolean().optional(),
+      window: z
+        .strictObject({ notBefore: timestampString.optional() })
+        .optional(),
+      backup: backup.optional(),
+      rollout,
+      verification,
+      rollback: z.strictObject({ restoreBackup: z.boolean().default(false) }).default({
+        restoreBackup: false,
+      }),
+    }),
+  })
+  .superRefine((request, ctx) => {
+    const { spec } = request;
+    if (spec.type === 'emergency' && spec.incident === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['spec', 'incident'],
+        message: "an emergency change must name its incident, such as 'INC-42'",
+      });
+    }
+    if (spec.type !== 'emergency' && spec.breakGlass !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['spec', 'breakGlass'],
+        message: 'break-glass applies to emergency changes only',
+      });
+    }
+    if (
+      spec.rollout.strategy !== 'blueGreen' &&
+      !spec.services.includes(spec.rollout.target.name)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['spec', 'rollout', 'target', 'name'],
+        message: `expected one of spec.services (${spec.services.join(', ')}), got '${spec.rollout.target.name}'`,
+      });
+    }
+  });
+
+/** A validated change request with defaults filled in. Parsing it again gives the same value. */
+export type ChangeRequest = z.output<typeof changeRequestSchema>;
+export type ChangeRequestInput = z.input<typeof changeRequestSchema>;
+export type MetricSpec = ChangeRequest['spec']['verification']['metrics'][number];
+export type RolloutSpec = ChangeRequest['spec']['rollout'];
+export type CanaryStep = NonNullable<RolloutSpec['steps']>[number];
+export type VerificationSpec = ChangeRequest['spec']['verification'];
+
+/** The workflow id of a change: one workflow per change id, ever. */
+export function changeWorkflowId(id: string): string {
+  return `change-${id}`;
+}
+
+export function isPlanned(type: ChangeType): boolean {
+  return type !== 'emergency';
+}
+
+/** The Velero backup a change takes: the request's, or its namespace with the defaults. */
+export function backupSpecOf(request: ChangeRequest): NonNullable<ChangeRequest['spec']['backup']> {
+  return (
+    request.spec.backup ?? {
+      velero: { includeNamespaces: [request.spec.namespace], snapshotVolumes: true, ttl: '720h' },
+    }
+  );
+}

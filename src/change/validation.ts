@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { durationHint, parseDuration } from './duration';
+
+/** One problem in a document: the field's dotted path and what was expected there. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** A document that failed validation; carries every problem at once. */
+export class ValidationError extends Error {
+  constructor(
+    readonly document: string,
+    readonly issues: FieldIssue[],
+  ) {
+    super(
+      `${document} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` +
+        issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n'),
+    );
+    this.name = 'ValidationError';
+  }
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(document)';
+}
+
+/** Turns zod's issues into field issues; unknown keys become one issue per key. */
+export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        issues.push({ path: formatPath([...issue.path, key]), message: 'unknown field' });
+      }
+      continue;
+    }
+    let message = issue.message;
+    if (issue.code === 'invalid_type' && /received undefined$/.test(message)) {
+      message = `required field is missing (expected ${issue.expected})`;
+    } else {
+      message = message.replace(/^Invalid input: /, '').replace(/^Invalid option: /, '');
+    }
+    issues.push({ path: formatPath(issue.path), message });
+  }
+  return issues;
+}
+
+export const durationString = z.string().refine((text) => parseDuration(text) !== undefined, {
+  error: (issue) => `expected ${durationHint}, got ${JSON.stringify(issue.input)}`,
+});
+
+const ISO_TIMESTAMP =
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** An RFC 3339 timestamp with an explicit offset (`2026-12-01T02:00:00Z`). */
+export const timestampString = z
+  .string()
+  .refine((text) => ISO_TIMESTAMP.test(text) && !Number.isNaN(Date.parse(text)), {
+    error: (issue) =>
+      `expected an RFC 3339 timestamp with a zone, such as '2026-12-01T02:00:00Z', got ${JSON.stringify(issue.input)}`,
+  });
+
+/** A Kubernetes object name (RFC 1123 label). */
+export const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    error: (issue) =>
+      `expected a lowercase DNS label (a-z, 0-9, '-'), got ${JSON.stringify(issue.input)}`,
+  })
+  .max(63, { error: 'expected at most 63 characters' });
+
+export const nonEmpty = z.string().trim().min(1, { error: 'expected a non-empty text' });
+
+/** A person's handle as the policy's directory lists them. */
+export const personHandle = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, {
+  error: (issue) => `expected a user handle such as 'alice', got ${JSON.stringify(issue.input)}`,
+});
+
+export function uniqueList<T extends z.ZodType<string>>(item: T, what: string) {
+  return z.array(item).superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((value, index) => {
+      if (seen.has(value)) {
+        ctx.addIssue({ code: 'custom', path: [index], message: `duplicate ${what} '${value}'` });
+      }
+      seen.add(value);
+    });
+  });
+}

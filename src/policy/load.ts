@@ -1,0 +1,10 @@
+import { parseWith, readDocument } from '../change/load';
+import { policySchema, type Policy } from './schema';
+
+export function parsePolicy(text: string, name = 'policy'): Policy {
+  return parseWith(policySchema, text, name);
+}
+
+export function loadPolicyFile(path: string): Promise<Policy> {
+  return readDocument(policySchema, path, `policy ${path}`);
+}
