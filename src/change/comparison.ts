@@ -42,7 +42,10 @@ export function parseComparison(source: string): Comparison | undefined {
 }
 
 /** The threshold a measurement is compared with; undefined when it needs a missing baseline. */
-export function thresholdOf(comparison: Comparison, baseline: number | undefined): number | undefined {
+export function thresholdOf(
+  comparison: Comparison,
+  baseline: number | undefined,
+): number | undefined {
   if (comparison.kind === 'absolute') return comparison.threshold;
   if (baseline === undefined || !Number.isFinite(baseline)) return undefined;
   return comparison.combine === '*' ? baseline * comparison.operand : baseline + comparison.operand;

@@ -45,7 +45,7 @@ const canaryStep = z.union(
     }),
     z.strictObject({ pause: durationString }),
   ],
-  { error: "expected a step {setWeight: <0-100>} or {pause: <duration>}" },
+  { error: 'expected a step {setWeight: <0-100>} or {pause: <duration>}' },
 );
 
 /** A Kubernetes object to apply server-side; checked for the fields apply cannot do without. */
@@ -120,11 +120,7 @@ const verification = z
     watch: durationString.default('15m'),
     interval: durationString.default('30s'),
     failureLimit: z.number().int().min(1, { error: 'expected a whole number ≥ 1' }).default(3),
-    inconclusiveLimit: z
-      .number()
-      .int()
-      .min(1, { error: 'expected a whole number ≥ 1' })
-      .default(3),
+    inconclusiveLimit: z.number().int().min(1, { error: 'expected a whole number ≥ 1' }).default(3),
     consecutiveErrorLimit: z
       .number()
       .int()
@@ -194,9 +190,7 @@ export const changeRequestSchema = z
         })
         .optional(),
       breakGlass: z.boolean().optional(),
-      window: z
-        .strictObject({ notBefore: timestampString.optional() })
-        .optional(),
+      window: z.strictObject({ notBefore: timestampString.optional() }).optional(),
       backup: backup.optional(),
       rollout,
       verification,

@@ -66,7 +66,10 @@ const riskCondition = z
     configOnly: z.literal(true).optional(),
     fridayAfternoon: z.literal(true).optional(),
     outsideBusinessHours: z.literal(true).optional(),
-    strategies: z.array(z.enum(['rolling', 'blueGreen', 'canary'])).min(1).optional(),
+    strategies: z
+      .array(z.enum(['rolling', 'blueGreen', 'canary']))
+      .min(1)
+      .optional(),
   })
   .refine((c) => Object.keys(c).length > 0, { error: 'expected at least one condition' });
 
@@ -76,7 +79,15 @@ const riskRequirement = z.strictObject({
   minWatch: durationString.optional(),
 });
 
-const weekdays = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
+const weekdays = [
+  'monday',
+  'tuesday',
+  'wednesday',
+  'thursday',
+  'friday',
+  'saturday',
+  'sunday',
+] as const;
 
 export const policySchema = z
   .strictObject({
@@ -110,7 +121,10 @@ export const policySchema = z
           businessHours: z
             .strictObject({
               timeZone: timeZone.optional(),
-              days: z.array(z.enum(weekdays)).min(1).default([...weekdays.slice(0, 5)]),
+              days: z
+                .array(z.enum(weekdays))
+                .min(1)
+                .default([...weekdays.slice(0, 5)]),
               start: clock.default('09:00'),
               end: clock.default('17:00'),
             })
@@ -166,7 +180,12 @@ export const policySchema = z
               escalateEvery: durationString.default('24h'),
               maxDays: z.number().int().min(1).default(14),
             })
-            .default({ deadline: '24h', reminders: ['12h', '20h'], escalateEvery: '24h', maxDays: 14 }),
+            .default({
+              deadline: '24h',
+              reminders: ['12h', '20h'],
+              escalateEvery: '24h',
+              maxDays: 14,
+            }),
         })
         .default({
           breakGlass: false,
@@ -174,7 +193,12 @@ export const policySchema = z
           backupTimeout: '2m',
           backupRequired: false,
           watch: { watch: '10m', interval: '10s', failureLimit: 2, inconclusiveLimit: 2 },
-          documentation: { deadline: '24h', reminders: ['12h', '20h'], escalateEvery: '24h', maxDays: 14 },
+          documentation: {
+            deadline: '24h',
+            reminders: ['12h', '20h'],
+            escalateEvery: '24h',
+            maxDays: 14,
+          },
         }),
     }),
   })
