@@ -13,10 +13,11 @@ export function parseDuration(text: string): number | undefined {
   for (const match of text.matchAll(PART)) {
     total += Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
   }
-  return Math.round(total);
+  const ms = Math.round(total);
+  return Number.isSafeInteger(ms) ? ms : undefined;
 }
 
-/** A short human form: 90_000 → `1m30s`, 0 → `0s`. */
+/** A short exact form that parses back to the same value: 90_000 → `1m30s`, 1_500 → `1s500ms`. */
 export function formatDuration(ms: number): string {
   if (ms <= 0) return '0s';
   const parts: string[] = [];
@@ -32,7 +33,7 @@ export function formatDuration(ms: number): string {
       rest %= size;
     }
   }
-  if (rest > 0 && parts.length === 0) parts.push(`${rest}ms`);
+  if (rest > 0) parts.push(`${rest}ms`);
   return parts.join('');
 }
 
