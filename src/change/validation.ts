@@ -21,10 +21,14 @@ export class ValidationError extends Error {
   }
 }
 
+/** Keys that read unambiguously after a dot; others (`a.b`, `x y`, ``) are quoted in brackets. */
+const PLAIN_KEY = /^[A-Za-z0-9_*@-]+$/;
+
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
+    else if (!PLAIN_KEY.test(String(part))) out += `[${JSON.stringify(String(part))}]`;
     else out += out ? `.${String(part)}` : String(part);
   }
   return out || '(document)';
@@ -43,28 +47,70 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
     let message = issue.message;
     if (issue.code === 'invalid_type' && /received undefined$/.test(message)) {
       message = `required field is missing (expected ${issue.expected})`;
+    } else if (issue.code === 'invalid_key' && issue.issues[0]) {
+      message = `invalid key: ${cleanMessage(issue.issues[0].message)}`;
     } else {
-      message = message.replace(/^Invalid input: /, '').replace(/^Invalid option: /, '');
+      message = cleanMessage(message);
     }
     issues.push({ path: formatPath(issue.path), message });
   }
   return issues;
 }
 
+function cleanMessage(message: string): string {
+  return message.replace(/^Invalid input: /, '').replace(/^Invalid option: /, '');
+}
+
 export const durationString = z.string().refine((text) => parseDuration(text) !== undefined, {
   error: (issue) => `expected ${durationHint}, got ${JSON.stringify(issue.input)}`,
 });
 
+/** A duration that must be longer than zero: a timeout, a watch, a period between reminders. */
+export const positiveDurationString = z.string().superRefine((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected ${durationHint}, got ${JSON.stringify(text)}`,
+    });
+  } else if (ms === 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration longer than 0s, got '${text}'` });
+  }
+});
+
 const ISO_TIMESTAMP =
-  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/** Date.parse alone accepts days a month does not have (`2026-02-30`), so the fields are checked. */
+function isTimestamp(text: string): boolean {
+  const m = ISO_TIMESTAMP.exec(text);
+  if (!m || Number.isNaN(Date.parse(text))) return false;
+  const [year, month, day, hour, minute, second, offsetHour, offsetMinute] = m
+    .slice(1)
+    .map((field) => Number(field ?? 0));
+  return (
+    month! >= 1 &&
+    month! <= 12 &&
+    day! >= 1 &&
+    day! <= daysInMonth(year!, month!) &&
+    hour! <= 23 &&
+    minute! <= 59 &&
+    second! <= 59 &&
+    offsetHour! <= 23 &&
+    offsetMinute! <= 59
+  );
+}
 
 /** An RFC 3339 timestamp with an explicit offset (`2026-12-01T02:00:00Z`). */
-export const timestampString = z
-  .string()
-  .refine((text) => ISO_TIMESTAMP.test(text) && !Number.isNaN(Date.parse(text)), {
-    error: (issue) =>
-      `expected an RFC 3339 timestamp with a zone, such as '2026-12-01T02:00:00Z', got ${JSON.stringify(issue.input)}`,
-  });
+export const timestampString = z.string().refine(isTimestamp, {
+  error: (issue) =>
+    `expected an RFC 3339 timestamp with a zone, such as '2026-12-01T02:00:00Z', got ${JSON.stringify(issue.input)}`,
+});
 
 /** A Kubernetes object name (RFC 1123 label). */
 export const dnsLabel = z
