@@ -6,6 +6,7 @@ import {
   durationString,
   nonEmpty,
   personHandle,
+  positiveDurationString,
   timestampString,
   uniqueList,
 } from './validation';
@@ -53,9 +54,21 @@ const manifest = z
   .looseObject({
     apiVersion: nonEmpty,
     kind: nonEmpty,
-    metadata: z.looseObject({ name: dnsLabel.or(z.string().regex(/^[a-z0-9.-]+$/)) }),
+    metadata: z.looseObject({
+      name: z
+        .string()
+        .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, {
+          error: (issue) =>
+            `expected a Kubernetes object name (a-z, 0-9, '-', '.'), got ${JSON.stringify(issue.input)}`,
+        })
+        .max(253, { error: 'expected at most 253 characters' }),
+    }),
   })
   .transform((m) => m as Record<string, unknown> & typeof m);
+
+/** `[registry[:port]/]path[:tag][@sha256:digest]`, as the container runtime resolves it. */
+const IMAGE_REFERENCE =
+  /^(?:[A-Za-z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 const rollout = z
   .strictObject({
@@ -67,7 +80,7 @@ const rollout = z
     }),
     image: z
       .string()
-      .regex(/^[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, {
+      .regex(IMAGE_REFERENCE, {
         error: (issue) =>
           `expected a container image reference such as 'registry.example.com/app:1.2.3', got ${JSON.stringify(issue.input)}`,
       })
@@ -75,7 +88,7 @@ const rollout = z
     manifests: z.array(manifest).min(1, { error: 'expected at least one manifest' }).optional(),
     service: dnsLabel.optional(),
     steps: z.array(canaryStep).optional(),
-    timeout: durationString.default('10m'),
+    timeout: positiveDurationString.default('10m'),
   })
   .superRefine((r, ctx) => {
     if ((r.image === undefined) === (r.manifests === undefined)) {
@@ -117,7 +130,7 @@ const rollout = z
 
 const verification = z
   .strictObject({
-    watch: durationString.default('15m'),
+    watch: positiveDurationString.default('15m'),
     interval: durationString.default('30s'),
     failureLimit: z.number().int().min(1, { error: 'expected a whole number ≥ 1' }).default(3),
     inconclusiveLimit: z.number().int().min(1, { error: 'expected a whole number ≥ 1' }).default(3),
@@ -134,7 +147,7 @@ const verification = z
     if (interval !== undefined && interval < 1_000) {
       ctx.addIssue({ code: 'custom', path: ['interval'], message: 'expected at least 1s' });
     }
-    if (watch !== undefined && interval !== undefined && interval > watch) {
+    if (watch !== undefined && watch > 0 && interval !== undefined && interval > watch) {
       ctx.addIssue({
         code: 'custom',
         path: ['interval'],
@@ -160,7 +173,7 @@ const backup = z.strictObject({
       error: 'expected at least one namespace',
     }),
     snapshotVolumes: z.boolean().default(true),
-    ttl: durationString.default('720h'),
+    ttl: positiveDurationString.default('720h'),
   }),
 });
 
@@ -215,14 +228,16 @@ export const changeRequestSchema = z
         message: 'break-glass applies to emergency changes only',
       });
     }
-    if (
-      spec.rollout.strategy !== 'blueGreen' &&
-      !spec.services.includes(spec.rollout.target.name)
-    ) {
+    // A blue/green target names the colours' base; the Service it switches is what must be
+    // declared, since approvals follow the declared services.
+    const { rollout } = spec;
+    const switched = rollout.strategy === 'blueGreen' && rollout.service !== undefined;
+    const changed = switched ? rollout.service! : rollout.target.name;
+    if (!spec.services.includes(changed)) {
       ctx.addIssue({
         code: 'custom',
-        path: ['spec', 'rollout', 'target', 'name'],
-        message: `expected one of spec.services (${spec.services.join(', ')}), got '${spec.rollout.target.name}'`,
+        path: ['spec', 'rollout', ...(switched ? ['service'] : ['target', 'name'])],
+        message: `expected one of spec.services (${spec.services.join(', ')}), got '${changed}'`,
       });
     }
   });
