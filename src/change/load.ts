@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseDocument as parseYaml } from 'yaml';
+import { parseDocument as parseYaml, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { changeRequestSchema, type ChangeRequest } from './request';
 import { toFieldIssues, ValidationError } from './validation';
@@ -19,11 +19,27 @@ export function parseWith<S extends z.ZodType>(
       documentName,
       doc.errors.map((e) => ({
         path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(document)',
-        message: e.message.split('\n')[0] ?? e.message,
+        message: yamlMessage(e),
       })),
     );
   }
-  return validateWith(schema, doc.toJS() as unknown, documentName);
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    // Aliases are resolved only here: one used before its anchor, or so many that they would
+    // expand without bound, is a fault of the document.
+    if (!(err instanceof ReferenceError)) throw err;
+    throw new ValidationError(documentName, [{ path: '(document)', message: err.message }]);
+  }
+  return validateWith(schema, value, documentName);
+}
+
+function yamlMessage(error: YAMLError): string {
+  if (error.code === 'MULTIPLE_DOCS') return 'expected one document, found several';
+  if (error.code === 'DUPLICATE_KEY') return 'duplicate key';
+  const first = error.message.split('\n')[0] ?? error.message;
+  return first.replace(/ at line \d+, column \d+:?$/, '');
 }
 
 /** Validates an already-parsed value; used for workflow inputs too. */
