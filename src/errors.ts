@@ -11,6 +11,8 @@ export const FailureType = {
   Refused: 'ERR_REFUSED',
   /** The Kubernetes API answered 4xx: the request itself is wrong. */
   KubernetesRejected: 'ERR_KUBERNETES_REJECTED',
+  /** The Kubernetes API answered 5xx, 409 or 429, or could not be reached: retried. */
+  KubernetesUnavailable: 'ERR_KUBERNETES_UNAVAILABLE',
   /** A rollout did not complete: progress deadline exceeded or the request's timeout. */
   RolloutFailed: 'ERR_ROLLOUT_FAILED',
   /** Rollback readiness is missing: no deployment, no revision to return to. */
