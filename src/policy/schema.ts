@@ -5,9 +5,11 @@ import {
   durationString,
   nonEmpty,
   personHandle,
+  positiveDurationString,
   timestampString,
   uniqueList,
 } from '../change/validation';
+import { durationHint, parseDuration } from '../change/duration';
 import { isValidCron, isValidTimeZone } from './cron';
 
 const timeZone = z.string().refine(isValidTimeZone, {
@@ -26,7 +28,8 @@ const scopePattern = z.string().regex(/^[a-z0-9*]([-a-z0-9*]*[a-z0-9*])?$/, {
     `expected a name or a '*' pattern such as 'production-*', got ${JSON.stringify(issue.input)}`,
 });
 
-const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, {
+const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
+const clock = z.string().regex(CLOCK, {
   error: (issue) => `expected a time of day 'HH:MM', got ${JSON.stringify(issue.input)}`,
 });
 
@@ -34,7 +37,7 @@ const windowSchema = z.strictObject({
   name: nonEmpty,
   kind: z.enum(['allow', 'deny']),
   schedule: cron,
-  duration: durationString,
+  duration: positiveDurationString,
   timeZone: timeZone.optional(),
   environments: z.array(scopePattern).min(1).optional(),
   services: z.array(scopePattern).min(1).optional(),
@@ -48,7 +51,8 @@ const freezeSchema = z
     reason: nonEmpty,
     environments: z.array(scopePattern).min(1).optional(),
   })
-  .refine((f) => Date.parse(f.to) > Date.parse(f.from), {
+  // Refinements run even when a field failed, so a bad from or to is left to its own issue.
+  .refine((f) => !(Date.parse(f.to) <= Date.parse(f.from)), {
     path: ['to'],
     error: 'expected a time after from',
   });
@@ -89,6 +93,24 @@ const weekdays = [
   'sunday',
 ] as const;
 
+const workdays = weekdays.slice(0, 5);
+
+// Nested defaults are made afresh for every document: zod copies a default only one level
+// deep, so a shared inner array would carry a caller's mutation into the next policy parsed.
+const defaultBusinessHours = () => ({ days: [...workdays], start: '09:00', end: '17:00' });
+const defaultEmergencyWatch = () => ({
+  watch: '10m',
+  interval: '10s',
+  failureLimit: 2,
+  inconclusiveLimit: 2,
+});
+const defaultDocumentation = () => ({
+  deadline: '24h',
+  reminders: ['12h', '20h'],
+  escalateEvery: '24h',
+  maxDays: 14,
+});
+
 export const policySchema = z
   .strictObject({
     apiVersion: z.literal('changectl/v1'),
@@ -101,9 +123,13 @@ export const policySchema = z
       people: z.record(personHandle, personSchema),
       approvals: z.strictObject({
         /** How long a change waits for its approvals before it ends as rejected; 'never' waits on. */
-        expiry: z.union([z.literal('never'), durationString]).default('never'),
+        expiry: z
+          .union([z.literal('never'), positiveDurationString], {
+            error: `expected 'never' or ${durationHint}`,
+          })
+          .default('never'),
         /** Reminders to approvers while approvals are missing. */
-        reminderEvery: durationString.optional(),
+        reminderEvery: positiveDurationString.optional(),
         /** Minimum distinct approvers per environment; '*' is the fallback. */
         environments: z.record(
           scopePattern,
@@ -124,11 +150,15 @@ export const policySchema = z
               days: z
                 .array(z.enum(weekdays))
                 .min(1)
-                .default([...weekdays.slice(0, 5)]),
+                .default([...workdays]),
               start: clock.default('09:00'),
               end: clock.default('17:00'),
             })
-            .default({ days: [...weekdays.slice(0, 5)], start: '09:00', end: '17:00' }),
+            .refine((h) => !(CLOCK.test(h.start) && CLOCK.test(h.end)) || h.end > h.start, {
+              path: ['end'],
+              error: 'expected a time of day after start',
+            })
+            .default(defaultBusinessHours),
           rules: z
             .array(
               z.strictObject({
@@ -147,59 +177,77 @@ export const policySchema = z
             })
             .default({}),
         })
-        .default({
-          businessHours: { days: [...weekdays.slice(0, 5)], start: '09:00', end: '17:00' },
-          rules: [],
-          requires: {},
-        }),
+        .default(() => ({ businessHours: defaultBusinessHours(), rules: [], requires: {} })),
       verification: z
         .strictObject({
           onInconclusive: z.enum(['rollback', 'hold']).default('rollback'),
-          holdTimeout: durationString.default('30m'),
+          holdTimeout: positiveDurationString.default('30m'),
           alertSelector: z.string().default(''),
         })
         .default({ onInconclusive: 'rollback', holdTimeout: '30m', alertSelector: '' }),
       emergency: z
         .strictObject({
           breakGlass: z.boolean().default(false),
-          approvalTimeout: durationString.default('30m'),
-          backupTimeout: durationString.default('2m'),
+          approvalTimeout: positiveDurationString.default('30m'),
+          backupTimeout: positiveDurationString.default('2m'),
           backupRequired: z.boolean().default(false),
           watch: z
             .strictObject({
-              watch: durationString.default('10m'),
+              watch: positiveDurationString.default('10m'),
               interval: durationString.default('10s'),
               failureLimit: z.number().int().min(1).default(2),
               inconclusiveLimit: z.number().int().min(1).default(2),
             })
-            .default({ watch: '10m', interval: '10s', failureLimit: 2, inconclusiveLimit: 2 }),
+            .superRefine((watch, ctx) => {
+              const period = parseDuration(watch.watch);
+              const interval = parseDuration(watch.interval);
+              if (interval === undefined) return;
+              if (interval < 1_000) {
+                ctx.addIssue({
+                  code: 'custom',
+                  path: ['interval'],
+                  message: 'expected at least 1s',
+                });
+              } else if (period !== undefined && period > 0 && interval > period) {
+                ctx.addIssue({
+                  code: 'custom',
+                  path: ['interval'],
+                  message: `expected an interval no longer than the watch (${watch.watch})`,
+                });
+              }
+            })
+            .default(defaultEmergencyWatch),
           documentation: z
             .strictObject({
-              deadline: durationString.default('24h'),
-              reminders: z.array(durationString).default(['12h', '20h']),
-              escalateEvery: durationString.default('24h'),
+              deadline: positiveDurationString.default('24h'),
+              reminders: z.array(positiveDurationString).default(['12h', '20h']),
+              escalateEvery: positiveDurationString.default('24h'),
               maxDays: z.number().int().min(1).default(14),
             })
-            .default({
-              deadline: '24h',
-              reminders: ['12h', '20h'],
-              escalateEvery: '24h',
-              maxDays: 14,
-            }),
+            .superRefine((documentation, ctx) => {
+              const deadline = parseDuration(documentation.deadline);
+              if (deadline === undefined) return;
+              documentation.reminders.forEach((reminder, i) => {
+                const at = parseDuration(reminder);
+                if (at !== undefined && at >= deadline) {
+                  ctx.addIssue({
+                    code: 'custom',
+                    path: ['reminders', i],
+                    message: `expected a reminder before the deadline (${documentation.deadline})`,
+                  });
+                }
+              });
+            })
+            .default(defaultDocumentation),
         })
-        .default({
+        .default(() => ({
           breakGlass: false,
           approvalTimeout: '30m',
           backupTimeout: '2m',
           backupRequired: false,
-          watch: { watch: '10m', interval: '10s', failureLimit: 2, inconclusiveLimit: 2 },
-          documentation: {
-            deadline: '24h',
-            reminders: ['12h', '20h'],
-            escalateEvery: '24h',
-            maxDays: 14,
-          },
-        }),
+          watch: defaultEmergencyWatch(),
+          documentation: defaultDocumentation(),
+        })),
     }),
   })
   .superRefine((policy, ctx) => {
