@@ -1,0 +1,308 @@
+/**
+ * Verification as pure logic, shared by the watch activity and the workflows: each metric's
+ * value is judged against its `failWhen`, and rounds of measurements are folded into a bounded
+ * WatchState until a limit is crossed, with Argo Rollouts' analysis semantics.
+ *
+ * A run of one kind ends only on evidence against it: a failed run is reset by a pass (no data
+ * or an error in between tells nothing about recovery, so it neither extends nor ends the run);
+ * a no-data run is reset by any real value (passed or failed); an error run by any answer from
+ * Prometheus (passed, failed or no data).
+ */
+import {
+  compare,
+  parseComparison,
+  thresholdOf,
+  type Comparison,
+  type ComparisonOperator,
+} from '../change/comparison';
+import type {
+  Measurement,
+  MeasurementStatus,
+  MetricCheck,
+  WatchOutcome,
+  WatchState,
+} from '../contracts';
+
+/** How many measurements a WatchState keeps, whatever the watch's length. */
+export const RECENT_MEASUREMENTS = 50;
+
+export interface WatchLimits {
+  /** Consecutive failed measurements of one metric that fail the watch. */
+  failureLimit: number;
+  /** Consecutive no-data measurements of one metric that make the watch inconclusive. */
+  inconclusiveLimit: number;
+  /** Consecutive query errors of one metric that make the watch inconclusive. */
+  consecutiveErrorLimit: number;
+}
+
+export interface WatchVerdict {
+  outcome: Exclude<WatchOutcome, 'passed'>;
+  reason: string;
+}
+
+const STATUSES: readonly MeasurementStatus[] = ['passed', 'failed', 'inconclusive', 'error'];
+
+export function initialWatchState(): WatchState {
+  return {
+    recent: [],
+    counts: { passed: 0, failed: 0, inconclusive: 0, error: 0 },
+    consecutive: {},
+    measurementsTaken: 0,
+  };
+}
+
+/** A number as people read it in a measurement: 4 significant digits, `+Inf` for infinity. */
+export function formatValue(value: number): string {
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(Number(value.toPrecision(4)));
+}
+
+const NEGATION: Record<ComparisonOperator, ComparisonOperator> = {
+  '>': '<=',
+  '>=': '<',
+  '<': '>=',
+  '<=': '>',
+  '==': '!=',
+  '!=': '==',
+};
+
+function describeThreshold(comparison: Comparison, threshold: number, baseline: number): string {
+  if (comparison.kind === 'absolute') return formatValue(threshold);
+  return `${formatValue(threshold)} (baseline ${formatValue(baseline)} ${comparison.combine} ${formatValue(comparison.operand)})`;
+}
+
+/**
+ * Judges one value of a metric. `null` is no data (an empty result or NaN); a comparison
+ * relative to a baseline that was never captured cannot be judged either.
+ */
+export function evaluateMeasurement(
+  metric: MetricCheck,
+  value: number | null,
+  baseline: number | null | undefined,
+  at: string,
+): Measurement {
+  const comparison = parseComparison(metric.failWhen);
+  if (!comparison) {
+    return {
+      at,
+      metric: metric.name,
+      value,
+      status: 'error',
+      message: `failWhen '${metric.failWhen}' is not a comparison`,
+    };
+  }
+  if (value === null || Number.isNaN(value)) {
+    return { at, metric: metric.name, value: null, status: 'inconclusive', message: 'no data' };
+  }
+  const threshold = thresholdOf(comparison, baseline ?? undefined);
+  if (threshold === undefined) {
+    return {
+      at,
+      metric: metric.name,
+      value,
+      status: 'inconclusive',
+      message: `no baseline to compare with (fails when ${comparison.source.trim()})`,
+    };
+  }
+  const failed = compare(value, comparison.op, threshold);
+  const op = failed ? comparison.op : NEGATION[comparison.op];
+  // thresholdOf returned a number, so a relative comparison had a finite baseline.
+  const described = describeThreshold(comparison, threshold, baseline ?? 0);
+  return {
+    at,
+    metric: metric.name,
+    value,
+    threshold,
+    status: failed ? 'failed' : 'passed',
+    message: `${formatValue(value)} ${op} ${described}`,
+  };
+}
+
+/**
+ * Judges a query's result, one value per series. NaN series are no data. With several series
+ * the worst one for the comparison is judged (the one that fails, if any does; for ordered
+ * comparisons the extreme one), and the message says how many there were.
+ */
+export function evaluateSeries(
+  metric: MetricCheck,
+  values: number[],
+  baseline: number | null | undefined,
+  at: string,
+): Measurement {
+  const present = values.filter((v) => !Number.isNaN(v));
+  if (present.length <= 1) return evaluateMeasurement(metric, present[0] ?? null, baseline, at);
+  const comparison = parseComparison(metric.failWhen);
+  const threshold = comparison && thresholdOf(comparison, baseline ?? undefined);
+  const worst = comparison ? worstValue(present, comparison.op, threshold) : (present[0] ?? null);
+  const measurement = evaluateMeasurement(metric, worst, baseline, at);
+  return {
+    ...measurement,
+    message: `${measurement.message ?? measurement.status}; worst of ${present.length} series`,
+  };
+}
+
+/** The value of several that matters most for `op`: one that fails if any does. */
+export function worstValue(
+  values: number[],
+  op: ComparisonOperator,
+  threshold: number | undefined,
+): number | null {
+  if (values.length === 0) return null;
+  switch (op) {
+    case '>':
+    case '>=':
+      return Math.max(...values);
+    case '<':
+    case '<=':
+      return Math.min(...values);
+    case '==':
+    case '!=': {
+      const failing =
+        threshold === undefined ? undefined : values.find((v) => compare(v, op, threshold));
+      return failing ?? values[0] ?? null;
+    }
+  }
+}
+
+/**
+ * The value a metric's baseline is captured as: null for no data, and with several series the
+ * same worst one the watch will judge (no threshold yet, so `==`/`!=` take the first).
+ */
+export function baselineValue(metric: MetricCheck, values: number[]): number | null {
+  const present = values.filter((v) => !Number.isNaN(v));
+  if (present.length <= 1) return present[0] ?? null;
+  const comparison = parseComparison(metric.failWhen);
+  return comparison ? worstValue(present, comparison.op, undefined) : (present[0] ?? null);
+}
+
+/** A measurement that could not be taken: the query failed or Prometheus did not answer. */
+export function errorMeasurement(metric: MetricCheck, message: string, at: string): Measurement {
+  return { at, metric: metric.name, value: null, status: 'error', message };
+}
+
+type Run = WatchState['consecutive'][string];
+
+function nextRun(run: Run, status: MeasurementStatus): Run {
+  switch (status) {
+    case 'passed':
+      return { failed: 0, inconclusive: 0, error: 0 };
+    case 'failed':
+      return { failed: run.failed + 1, inconclusive: 0, error: 0 };
+    case 'inconclusive':
+      return { failed: run.failed, inconclusive: run.inconclusive + 1, error: 0 };
+    case 'error':
+      return { failed: run.failed, inconclusive: run.inconclusive, error: run.error + 1 };
+  }
+}
+
+function crossed(run: number, limit: number): boolean {
+  return run > 0 && run >= limit;
+}
+
+function last(measurement: Measurement | undefined): string {
+  return measurement?.message ?? measurement?.status ?? 'none';
+}
+
+/**
+ * Folds one round of measurements (at most one per metric) into the state. Pure: the input
+ * state is never changed. The verdict is set when a limit is crossed; failures win over
+ * inconclusive results.
+ */
+export function recordRound(
+  state: WatchState,
+  measurements: Measurement[],
+  limits: WatchLimits,
+  roundAt: number,
+): { state: WatchState; verdict?: WatchVerdict } {
+  const counts = { ...state.counts };
+  const consecutive: WatchState['consecutive'] = { ...state.consecutive };
+  const latest = new Map<string, Measurement>();
+  for (const measurement of measurements) {
+    counts[measurement.status] += 1;
+    const run = consecutive[measurement.metric] ?? { failed: 0, inconclusive: 0, error: 0 };
+    consecutive[measurement.metric] = nextRun(run, measurement.status);
+    latest.set(measurement.metric, measurement);
+  }
+  const next: WatchState = {
+    recent: [...state.recent, ...measurements].slice(-RECENT_MEASUREMENTS),
+    counts,
+    consecutive,
+    measurementsTaken: state.measurementsTaken + measurements.length,
+    lastRoundAt: roundAt,
+  };
+
+  const failures: string[] = [];
+  const inconclusive: string[] = [];
+  for (const [metric, measurement] of latest) {
+    const run = consecutive[metric];
+    if (!run) continue;
+    if (crossed(run.failed, limits.failureLimit)) {
+      const lastFailed = [...next.recent]
+        .reverse()
+        .find((m) => m.metric === metric && m.status === 'failed');
+      failures.push(`${metric} failed ${times(run.failed)} in a row (last ${last(lastFailed)})`);
+    } else if (crossed(run.inconclusive, limits.inconclusiveLimit)) {
+      inconclusive.push(
+        `${metric} was inconclusive ${times(run.inconclusive)} in a row (last: ${last(measurement)})`,
+      );
+    } else if (crossed(run.error, limits.consecutiveErrorLimit)) {
+      inconclusive.push(
+        `${metric} could not be measured ${times(run.error)} in a row (last: ${last(measurement)})`,
+      );
+    }
+  }
+  if (failures.length > 0) {
+    return { state: next, verdict: { outcome: 'failed', reason: failures.join('; ') } };
+  }
+  if (inconclusive.length > 0) {
+    return { state: next, verdict: { outcome: 'inconclusive', reason: inconclusive.join('; ') } };
+  }
+  return { state: next };
+}
+
+function times(n: number): string {
+  return n === 1 ? 'once' : `${n} times`;
+}
+
+const STATUS_WORDS: Record<MeasurementStatus, [string, string]> = {
+  passed: ['passed', 'passed'],
+  failed: ['failed', 'failed'],
+  inconclusive: ['no data', 'no data'],
+  error: ['error', 'errors'],
+};
+
+/** One line for people: how many measurements of each kind, and each metric's latest. */
+export function summarizeWatch(state: WatchState): string {
+  if (state.measurementsTaken === 0) return 'no measurements yet';
+  const counts = STATUSES.map((status) => {
+    const n = state.counts[status];
+    const [one, many] = STATUS_WORDS[status];
+    return `${n} ${n === 1 ? one : many}`;
+  }).join(', ');
+  const latest = new Map<string, Measurement>();
+  for (const measurement of state.recent) latest.set(measurement.metric, measurement);
+  const described = [...latest.values()].map((m) => {
+    const value = m.value === null ? '' : ` ${formatValue(m.value)}`;
+    return `${m.metric}${value} ${m.status === 'inconclusive' ? 'no data' : m.status}`;
+  });
+  const noun = state.measurementsTaken === 1 ? 'measurement' : 'measurements';
+  const tail = described.length > 0 ? `; latest: ${described.join(', ')}` : '';
+  return `${state.measurementsTaken} ${noun} (${counts})${tail}`;
+}
+
+/** True when a value (heartbeat details, a workflow's memory) has the shape of a WatchState. */
+export function isWatchState(value: unknown): value is WatchState {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<WatchState>;
+  return (
+    Array.isArray(candidate.recent) &&
+    typeof candidate.measurementsTaken === 'number' &&
+    typeof candidate.counts === 'object' &&
+    candidate.counts !== null &&
+    STATUSES.every((s) => typeof candidate.counts?.[s] === 'number') &&
+    typeof candidate.consecutive === 'object' &&
+    candidate.consecutive !== null &&
+    (candidate.lastRoundAt === undefined || typeof candidate.lastRoundAt === 'number')
+  );
+}
