@@ -28,6 +28,8 @@ export interface RolloutPlan extends RolloutTarget {
   manifests?: Record<string, unknown>[];
   /** How long the rollout may take before it counts as failed. */
   timeoutMs: number;
+  /** The change's title, recorded as kubectl's change cause (`<changeId>: <summary>`). */
+  summary?: string;
 }
 
 export interface DeploymentState {
