@@ -49,7 +49,9 @@ export function validateWith<S extends z.ZodType>(
   documentName: string,
 ): z.output<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new ValidationError(documentName, toFieldIssues(result.error));
+  if (!result.success) {
+    throw new ValidationError(documentName, toFieldIssues(result.error, value));
+  }
   return result.data;
 }
 

@@ -34,8 +34,11 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(document)';
 }
 
-/** Turns zod's issues into field issues; unknown keys become one issue per key. */
-export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+/**
+ * Turns zod's issues into field issues; unknown keys become one issue per key. With the
+ * validated input, a missing literal or enum field is reported as missing, not as wrong.
+ */
+export function toFieldIssues(error: z.ZodError, input?: unknown): FieldIssue[] {
   const issues: FieldIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
@@ -47,6 +50,8 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
     let message = issue.message;
     if (issue.code === 'invalid_type' && /received undefined$/.test(message)) {
       message = `required field is missing (expected ${issue.expected})`;
+    } else if (issue.code === 'invalid_value' && isMissing(input, issue.path)) {
+      message = `required field is missing (${cleanMessage(message)})`;
     } else if (issue.code === 'invalid_key' && issue.issues[0]) {
       message = `invalid key: ${cleanMessage(issue.issues[0].message)}`;
     } else {
@@ -55,6 +60,16 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
     issues.push({ path: formatPath(issue.path), message });
   }
   return issues;
+}
+
+function isMissing(input: unknown, path: readonly PropertyKey[]): boolean {
+  if (input === undefined || path.length === 0) return false;
+  let node: unknown = input;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return false;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node === undefined;
 }
 
 function cleanMessage(message: string): string {
