@@ -233,7 +233,7 @@ export const changeRequestSchema = z
     const { rollout } = spec;
     const switched = rollout.strategy === 'blueGreen' && rollout.service !== undefined;
     const changed = switched ? rollout.service! : rollout.target.name;
-    if (!spec.services.includes(changed)) {
+    if (spec.services.length > 0 && !spec.services.includes(changed)) {
       ctx.addIssue({
         code: 'custom',
         path: ['spec', 'rollout', ...(switched ? ['service'] : ['target', 'name'])],
