@@ -1,0 +1,325 @@
+/**
+ * blueGreen: the Service's selector chooses the colour that serves. A change applies the other
+ * colour beside it, waits until it is ready, and switches the selector; rollback switches back.
+ */
+import type { V1Deployment, V1Service } from '@kubernetes/client-node';
+import type {
+  DryRunResult,
+  RollbackInput,
+  RollbackResult,
+  RolloutPlan,
+  RolloutResult,
+} from '../src/contracts';
+import type { DryRun } from './kubernetes-client';
+import {
+  Annotation,
+  blueGreenNames,
+  imagesOf,
+  objectName,
+  selectorPatch,
+  targetContainer,
+  type Colour,
+} from './kubernetes-deployments';
+import {
+  isTargetDeployment,
+  manifestName,
+  planCause,
+  plannedImage,
+  preparedManifest,
+} from './kubernetes-plan';
+import {
+  changeAnnotations,
+  scaleDeployment,
+  waitForRollout,
+  type Waiting,
+} from './kubernetes-rollout';
+
+function serviceOf(plan: RolloutPlan): string {
+  return plan.service ?? plan.deployment;
+}
+
+/** What a switch recorded on the Service, when this change made it. */
+function switchRecord(
+  service: V1Service,
+  changeId: string,
+): { selector: Record<string, string>; deployment: string } | undefined {
+  const annotations = service.metadata?.annotations ?? {};
+  const recorded = annotations[Annotation.previousSelector];
+  const deployment = annotations[Annotation.previousDeployment];
+  if (annotations[Annotation.changeId] !== changeId || !recorded || !deployment) return undefined;
+  return { selector: JSON.parse(recorded) as Record<string, string>, deployment };
+}
+
+/** A copy of the serving deployment in another colour, with the new image. */
+function colourDeployment(
+  active: V1Deployment,
+  name: string,
+  colour: Colour,
+  change: { container: string; image: string; annotations: Record<string, string> },
+): V1Deployment {
+  const spec = active.spec;
+  const template = spec?.template;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name,
+      namespace: active.metadata?.namespace,
+      labels: { ...active.metadata?.labels, color: colour },
+      annotations: change.annotations,
+    },
+    spec: {
+      replicas: spec?.replicas,
+      selector: {
+        ...spec?.selector,
+        matchLabels: { ...spec?.selector?.matchLabels, color: colour },
+      },
+      template: {
+        metadata: {
+          labels: { ...template?.metadata?.labels, color: colour },
+          annotations: template?.metadata?.annotations,
+        },
+        spec: {
+          ...template?.spec,
+          containers: (template?.spec?.containers ?? []).map((c) =>
+            c.name === change.container ? { ...c, image: change.image } : c,
+          ),
+        },
+      },
+      strategy: spec?.strategy,
+      minReadySeconds: spec?.minReadySeconds,
+      revisionHistoryLimit: spec?.revisionHistoryLimit,
+      progressDeadlineSeconds: spec?.progressDeadlineSeconds,
+    },
+  };
+}
+
+/**
+ * Deletes the colours an earlier change scaled to zero (the original deployment included), so the
+ * new colour starts clean and old colours do not pile up.
+ */
+async function deleteRetiredColours(
+  waiting: Waiting,
+  plan: RolloutPlan,
+  active: string,
+): Promise<string[]> {
+  const { api } = waiting;
+  const deleted: string[] = [];
+  for (const name of [plan.deployment, `${plan.deployment}-blue`, `${plan.deployment}-green`]) {
+    if (name === active) continue;
+    const deployment = await api.findDeployment(plan.namespace, name);
+    const retiredBy = deployment?.metadata?.annotations?.[Annotation.scaledDownBy];
+    if (!deployment || !retiredBy || retiredBy === plan.changeId) continue;
+    if ((deployment.spec?.replicas ?? 0) !== 0) continue;
+    await api.deleteDeployment(plan.namespace, name);
+    while (await api.findDeployment(plan.namespace, name)) {
+      waiting.progress.report('delete', `waiting for ${plan.namespace}/${name} to be deleted`);
+      await waiting.progress.pause(waiting.pollIntervalMs);
+    }
+    deleted.push(name);
+  }
+  return deleted;
+}
+
+interface ColourPlan {
+  service: V1Service;
+  selector: Record<string, string>;
+  active: V1Deployment;
+  next: string;
+  nextColour: Colour;
+  container: string;
+  image: string;
+  previousImage: string;
+}
+
+async function planColours(waiting: Waiting, plan: RolloutPlan): Promise<ColourPlan> {
+  const service = await waiting.api.readService(plan.namespace, serviceOf(plan));
+  const selector = service.spec?.selector ?? {};
+  const names = blueGreenNames(plan.deployment, selector);
+  const active = await waiting.api.readDeployment(plan.namespace, names.active);
+  const container = targetContainer(active, plan.container);
+  const previousImage = imagesOf(active.spec?.template)[container] ?? '';
+  return {
+    service,
+    selector,
+    active,
+    next: names.next,
+    nextColour: names.nextColour,
+    container,
+    image: plannedImage(plan, container, previousImage),
+    previousImage,
+  };
+}
+
+async function applyColour(
+  waiting: Waiting,
+  plan: RolloutPlan,
+  colours: ColourPlan,
+  dryRun: DryRun,
+): Promise<string[]> {
+  const { api } = waiting;
+  const written: string[] = [];
+  for (const manifest of plan.manifests ?? []) {
+    const prepared = preparedManifest(manifest, plan);
+    if (isTargetDeployment(prepared, plan)) continue;
+    await api.applyManifest(prepared, dryRun);
+    written.push(manifestName(prepared));
+  }
+  const existing = await api.findDeployment(plan.namespace, colours.next);
+  const cause = planCause(plan, `blue/green ${colours.nextColour} with ${colours.image}`);
+  await api.applyDeployment(
+    colourDeployment(colours.active, colours.next, colours.nextColour, {
+      container: colours.container,
+      image: colours.image,
+      annotations: changeAnnotations(existing, plan.changeId, cause),
+    }),
+    dryRun,
+  );
+  written.push(objectName('Deployment', colours.next));
+  return written;
+}
+
+function switchPatch(colours: ColourPlan, changeId: string): Record<string, unknown> {
+  return {
+    metadata: {
+      annotations: {
+        [Annotation.changeId]: changeId,
+        [Annotation.previousSelector]: JSON.stringify(colours.selector),
+        [Annotation.previousDeployment]: colours.active.metadata?.name ?? '',
+      },
+    },
+    spec: {
+      selector: selectorPatch(colours.selector, {
+        ...colours.selector,
+        color: colours.nextColour,
+      }),
+    },
+  };
+}
+
+export async function dryRunBlueGreen(waiting: Waiting, plan: RolloutPlan): Promise<DryRunResult> {
+  const colours = await planColours(waiting, plan);
+  const objects = await applyColour(waiting, plan, colours, 'All');
+  const serviceName = serviceOf(plan);
+  await waiting.api.patchService(
+    plan.namespace,
+    serviceName,
+    switchPatch(colours, plan.changeId),
+    'All',
+  );
+  return { objects: [...objects, objectName('Service', serviceName)] };
+}
+
+export async function startBlueGreen(waiting: Waiting, plan: RolloutPlan): Promise<RolloutResult> {
+  const { api } = waiting;
+  const serviceName = serviceOf(plan);
+  const service = await api.readService(plan.namespace, serviceName);
+  const switched = switchRecord(service, plan.changeId);
+  if (switched) {
+    // An earlier attempt of this change switched already: report what it did.
+    const active = blueGreenNames(plan.deployment, service.spec?.selector ?? {}).active;
+    const serving = await waitForRollout(waiting, plan.namespace, active);
+    const previous = await api.findDeployment(plan.namespace, switched.deployment);
+    const container = targetContainer(serving, plan.container);
+    return {
+      strategy: 'blueGreen',
+      activeDeployment: active,
+      previousDeployment: switched.deployment,
+      previousSelector: switched.selector,
+      image: imagesOf(serving.spec?.template)[container] ?? '',
+      previousImage: imagesOf(previous?.spec?.template)[container] ?? '',
+      appliedObjects: [objectName('Deployment', active), objectName('Service', serviceName)],
+      message: `Service ${plan.namespace}/${serviceName} already switched to ${active}`,
+    };
+  }
+
+  const colours = await planColours(waiting, plan);
+  const deleted = await deleteRetiredColours(waiting, plan, colours.active.metadata?.name ?? '');
+  const written = await applyColour(waiting, plan, colours, undefined);
+  waiting.progress.report('rollout', `waiting for ${colours.next} to be ready`);
+  await waitForRollout(waiting, plan.namespace, colours.next);
+  await api.patchService(plan.namespace, serviceName, switchPatch(colours, plan.changeId));
+  const activeName = colours.active.metadata?.name ?? '';
+  return {
+    strategy: 'blueGreen',
+    activeDeployment: colours.next,
+    previousDeployment: activeName,
+    previousSelector: colours.selector,
+    image: colours.image,
+    previousImage: colours.previousImage,
+    appliedObjects: [...written, objectName('Service', serviceName)],
+    message:
+      `Service ${plan.namespace}/${serviceName} switched from ${activeName} to ${colours.next}` +
+      (deleted.length ? `; deleted retired ${deleted.join(', ')}` : ''),
+  };
+}
+
+/** The colour this change created, when the rollout did not report it. */
+async function colourOfChange(
+  waiting: Waiting,
+  plan: RolloutPlan,
+  serving: string,
+): Promise<string | undefined> {
+  for (const name of [`${plan.deployment}-blue`, `${plan.deployment}-green`]) {
+    if (name === serving) continue;
+    const deployment = await waiting.api.findDeployment(plan.namespace, name);
+    if (deployment?.metadata?.annotations?.[Annotation.changeId] === plan.changeId) return name;
+  }
+  return undefined;
+}
+
+export async function rollbackBlueGreen(
+  waiting: Waiting,
+  input: RollbackInput,
+): Promise<RollbackResult> {
+  const { api } = waiting;
+  const { plan, rollout } = input;
+  const serviceName = serviceOf(plan);
+  const service = await api.readService(plan.namespace, serviceName);
+  const selector = service.spec?.selector ?? {};
+  const recorded = switchRecord(service, plan.changeId);
+  const previousSelector = rollout?.previousSelector ?? recorded?.selector;
+  const previous = rollout?.previousDeployment ?? recorded?.deployment ?? input.before.name;
+  const created =
+    rollout?.activeDeployment ??
+    (recorded
+      ? blueGreenNames(plan.deployment, recorded.selector).next
+      : await colourOfChange(waiting, plan, blueGreenNames(plan.deployment, selector).active));
+
+  // Capacity first: the colour that will serve again must be up before traffic returns to it.
+  const previousDeployment = await api.readDeployment(plan.namespace, previous);
+  if ((previousDeployment.spec?.replicas ?? 0) === 0 && input.before.replicas > 0) {
+    await scaleDeployment(api, previousDeployment, input.before.replicas, plan.changeId);
+  }
+  const ready = await waitForRollout(waiting, plan.namespace, previous);
+
+  let message = `${plan.namespace}/${previous} serves`;
+  if (previousSelector) {
+    await api.patchService(plan.namespace, serviceName, {
+      metadata: { annotations: { [Annotation.changeId]: plan.changeId } },
+      spec: { selector: selectorPatch(selector, previousSelector) },
+    });
+    message = `Service ${plan.namespace}/${serviceName} switched back to ${previous}`;
+  }
+  if (created && created !== previous) {
+    const colour = await api.findDeployment(plan.namespace, created);
+    if (colour && (colour.spec?.replicas ?? 0) > 0) {
+      await scaleDeployment(api, colour, 0, plan.changeId, new Date().toISOString());
+    }
+    if (colour) message += `; ${created} scaled to zero`;
+  }
+  return { images: imagesOf(ready.spec?.template), message };
+}
+
+/** After a successful watch: the old colour goes to zero, kept for a quick manual switch back. */
+export async function finalizeBlueGreen(
+  waiting: Waiting,
+  input: { plan: RolloutPlan; rollout: RolloutResult },
+): Promise<void> {
+  const { plan, rollout } = input;
+  const old = rollout.previousDeployment;
+  if (!old || old === rollout.activeDeployment) return;
+  const deployment = await waiting.api.findDeployment(plan.namespace, old);
+  if (!deployment || (deployment.spec?.replicas ?? 0) === 0) return;
+  await scaleDeployment(waiting.api, deployment, 0, plan.changeId, new Date().toISOString());
+}
