@@ -988,7 +988,7 @@ describe('schedules', () => {
 });
 
 describe('properties', () => {
-  const zones = ['UTC', 'Europe/London', 'America/New_York'] as const;
+  const zones = ['UTC', 'Europe/London', 'America/New_York', 'Australia/Lord_Howe'] as const;
   const windowArb = fc.record({
     kind: fc.constantFrom('allow' as const, 'deny' as const),
     minute: fc.constantFrom('0', '30', '45', '*/15', '*/30'),
