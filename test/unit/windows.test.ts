@@ -1068,7 +1068,7 @@ describe('properties', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 });
