@@ -77,9 +77,16 @@ export function loadKubeConfig(opts: KubeConfigOptions): KubeConfig {
   if (!kubeConfig.getCurrentContext()) {
     throw new KubeConfigError(`${source} sets no current-context; name one with a context option`);
   }
-  if (!kubeConfig.getCurrentCluster()) {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) {
     throw new KubeConfigError(
       `context '${kubeConfig.getCurrentContext()}' in ${source} does not name a known cluster`,
+    );
+  }
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+    // The client refuses plain HTTP on every request unless the cluster opts out of TLS checks.
+    throw new KubeConfigError(
+      `cluster '${cluster.name}' in ${source} is plain HTTP (${cluster.server}); set insecure-skip-tls-verify: true on it to allow that`,
     );
   }
   return kubeConfig;

@@ -219,8 +219,14 @@ export function createKubernetesActivities(
         );
       }
       const status = rolloutStatus(deployment);
-      if (status.phase !== 'complete') {
-        throw notReady(`deployment ${namespace}/${name} is mid-rollout: ${status.message}`);
+      if (status.phase === 'failed')
+        throw notReady(`deployment ${namespace}/${name}: ${status.message}`);
+      if (status.phase === 'progressing') {
+        // Usually settles within seconds (a rollout ending, the controller catching up): retried.
+        throw ApplicationFailure.retryable(
+          `deployment ${namespace}/${name} is mid-rollout: ${status.message}`,
+          FailureType.RollbackNotReady,
+        );
       }
       const current = deploymentState(deployment);
       if (current.revision === 0) {

@@ -1,0 +1,139 @@
+/**
+ * Runs activities against the sandbox cluster the way a Temporal worker would: inside an activity
+ * context, retried on retryable failures with the last heartbeat handed to the next attempt.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1Deployment,
+  type V1ReplicaSet,
+} from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { parse, stringify } from 'yaml';
+import { loadKubeConfig } from '../../activities/kubeconfig';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index';
+import type { RolloutPlan } from '../../src/contracts';
+
+export const quietLogger = new DefaultLogger('ERROR');
+
+/** A sandbox for one test, closed when the test ends; pods are ready quickly. */
+export async function sandboxFor(
+  t: TestContext,
+  options: SandboxOptions = {},
+): Promise<{ sandbox: Sandbox; kubeConfig: KubeConfig; apps: AppsV1Api; core: CoreV1Api }> {
+  const sandbox = await startSandbox({ podReadyAfterMs: 20, veleroBackupMs: 100, ...options });
+  t.after(() => sandbox.close());
+  const kubeConfig = loadKubeConfig({ path: await allowPlainHttp(t, sandbox.kubeconfigPath) });
+  return {
+    sandbox,
+    kubeConfig,
+    apps: kubeConfig.makeApiClient(AppsV1Api),
+    core: kubeConfig.makeApiClient(CoreV1Api),
+  };
+}
+
+/**
+ * The client refuses a plain-HTTP cluster unless it is marked insecure-skip-tls-verify; the
+ * sandbox's kubeconfig does not mark it, so tests use a marked copy.
+ */
+async function allowPlainHttp(t: TestContext, path: string): Promise<string> {
+  const config = parse(await readFile(path, 'utf8')) as {
+    clusters?: { cluster: Record<string, unknown> }[];
+  };
+  const plain = (config.clusters ?? []).filter(
+    (c) => String(c.cluster.server).startsWith('http:') && !c.cluster['insecure-skip-tls-verify'],
+  );
+  if (plain.length === 0) return path;
+  for (const c of plain) c.cluster['insecure-skip-tls-verify'] = true;
+  const dir = await mkdtemp(join(tmpdir(), 'changectl-kubeconfig-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const copy = join(dir, 'kubeconfig');
+  await writeFile(copy, stringify(config), { mode: 0o600 });
+  return copy;
+}
+
+export interface ActivityRun<R> {
+  result: R;
+  attempts: number;
+  heartbeats: unknown[];
+}
+
+/** Whether Temporal would retry this failure (default retry policy, no extra non-retryable types). */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof ApplicationFailure) return !error.nonRetryable;
+  return error instanceof Error && error.name !== 'CancelledFailure';
+}
+
+/**
+ * Runs `activity` in a mock activity context, attempt after attempt while it fails retryably,
+ * each attempt seeing the previous attempt's last heartbeat, as the server hands it over.
+ */
+export async function runAsActivity<R>(
+  activity: () => Promise<R>,
+  options: { maxAttempts?: number } = {},
+): Promise<ActivityRun<R>> {
+  const maxAttempts = options.maxAttempts ?? 30;
+  const heartbeats: unknown[] = [];
+  let heartbeatDetails: unknown = undefined;
+  for (let attempt = 1; ; attempt++) {
+    const env = new MockActivityEnvironment({ attempt, heartbeatDetails }, { logger: quietLogger });
+    env.on('heartbeat', (details: unknown) => {
+      heartbeatDetails = details;
+      heartbeats.push(details);
+    });
+    try {
+      return { result: await env.run(activity), attempts: attempt, heartbeats };
+    } catch (error) {
+      if (!isRetryable(error) || attempt >= maxAttempts) {
+        Object.assign(error as object, { attempts: attempt });
+        throw error;
+      }
+    }
+  }
+}
+
+/** Runs the activity once and returns its failure, for assertions on type and retryability. */
+export async function failureOf(activity: () => Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await runAsActivity(activity, { maxAttempts: 1 });
+  } catch (error) {
+    if (error instanceof ApplicationFailure) return error;
+    throw error;
+  }
+  throw new Error('expected the activity to fail');
+}
+
+export function plan(overrides: Partial<RolloutPlan> & { changeId: string }): RolloutPlan {
+  return {
+    namespace: 'production',
+    strategy: 'rolling',
+    deployment: 'api-gateway',
+    timeoutMs: 20_000,
+    ...overrides,
+  };
+}
+
+export async function replicaSetsOf(
+  apps: AppsV1Api,
+  namespace: string,
+  deployment: string,
+): Promise<V1ReplicaSet[]> {
+  const owner = await apps.readNamespacedDeployment({ namespace, name: deployment });
+  const list = await apps.listNamespacedReplicaSet({ namespace });
+  return list.items.filter((rs) =>
+    (rs.metadata?.ownerReferences ?? []).some((o) => o.uid === owner.metadata?.uid),
+  );
+}
+
+export function imageOf(deployment: V1Deployment): string | undefined {
+  return deployment.spec?.template?.spec?.containers?.[0]?.image;
+}
+
+export const gatewayImage = 'registry.example.com/api-gateway:2.4.3';
