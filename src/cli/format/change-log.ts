@@ -1,0 +1,204 @@
+import type { ChangeLog, ChangeState, ChangeStatus } from '../../lifecycle/status';
+import { formatTime } from './text';
+
+/** The change log as `export` prints it: the workflow's result, or the same shape mid-change. */
+export type ExportedChangeLog = Omit<ChangeLog['changeLog'], 'state'> & { state: ChangeState };
+
+function verificationTests(status: ChangeStatus): string {
+  const metrics = [...new Set(status.verification.evaluations.map((m) => m.metric))];
+  const checks = status.preflight.checks.map((c) => c.name);
+  const parts: string[] = [];
+  if (checks.length > 0) parts.push(`pre-flight: ${checks.join(', ')}`);
+  if (metrics.length > 0) parts.push(`watched: ${metrics.join(', ')}`);
+  return parts.length > 0 ? parts.join('; ') : 'none run yet';
+}
+
+function verificationIssues(status: ChangeStatus): string {
+  const issues: string[] = [];
+  for (const c of status.preflight.checks) if (!c.ok) issues.push(`${c.name}: ${c.detail}`);
+  if (status.backup.error) issues.push(`backup: ${status.backup.error}`);
+  if (status.rollout.rollback) issues.push(`rolled back: ${status.rollout.rollback.reason}`);
+  return issues.length > 0 ? issues.join('; ') : 'none';
+}
+
+/** The change log of a change still in progress, built from its status in the result's shape. */
+export function changeLogFromStatus(status: ChangeStatus): ExportedChangeLog {
+  return {
+    id: status.id,
+    date: (status.endedAt ?? status.submittedAt).slice(0, 10),
+    type: status.type,
+    state: status.state,
+    emergency: status.type === 'emergency',
+    change: {
+      description: status.description,
+      reason: status.reason ?? status.title,
+      impact: status.impact,
+      result: status.outcome ?? `in progress (${status.state})`,
+    },
+    verification: {
+      tests: verificationTests(status),
+      results: status.verification.summary ?? status.verification.outcome,
+      issues: verificationIssues(status),
+    },
+    risk: status.risk,
+    approvals: {
+      required: status.approvals.required.summary,
+      received: status.approvals.received,
+      refused: status.approvals.refused,
+    },
+    window: status.window,
+    backup: status.backup,
+    rollout: status.rollout,
+    ...(status.emergency ? { emergencyRecord: status.emergency } : {}),
+    timeline: status.timeline,
+  };
+}
+
+function cell(text: string | undefined): string {
+  return (text ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+function mdTable(header: string[], rows: (string | undefined)[][]): string[] {
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ];
+}
+
+function item(label: string, value: string | undefined): string {
+  return `- **${label}:** ${value ?? '-'}`;
+}
+
+/** Seed 000's change-log template as Markdown, followed by what changectl records besides. */
+export function renderChangeLogMarkdown(log: ExportedChangeLog): string {
+  const out: string[] = [`# Change log ${log.id}`, ''];
+  out.push(
+    item('id', log.id),
+    item('date', log.date),
+    item('type', log.emergency ? `${log.type} (emergency)` : log.type),
+    item('state', log.state),
+    item('risk', log.risk),
+    '',
+  );
+  out.push('## Change', '');
+  out.push(
+    item('description', log.change.description),
+    item('reason', log.change.reason),
+    item('impact', log.change.impact),
+    item('result', log.change.result),
+    '',
+  );
+  out.push('## Verification', '');
+  out.push(
+    item('tests', log.verification.tests),
+    item('results', log.verification.results),
+    item('issues', log.verification.issues),
+    '',
+  );
+
+  out.push('## Approvals', '', `Required: ${log.approvals.required}`, '');
+  if (log.approvals.received.length > 0) {
+    out.push(
+      ...mdTable(
+        ['approved by', 'at', 'comment'],
+        log.approvals.received.map((a) => [a.by, formatTime(a.at), a.comment]),
+      ),
+      '',
+    );
+  } else {
+    out.push('No approvals received.', '');
+  }
+  if (log.approvals.refused.length > 0) {
+    out.push(
+      'Refused attempts:',
+      '',
+      ...mdTable(
+        ['by', 'at', 'action', 'reason'],
+        log.approvals.refused.map((r) => [r.by, formatTime(r.at), r.action, r.reason]),
+      ),
+      '',
+    );
+  }
+
+  const { window } = log;
+  out.push('## Window', '');
+  out.push(
+    item('not before', window.notBefore ? formatTime(window.notBefore) : 'none'),
+    item('scheduled for', window.scheduledFor ? formatTime(window.scheduledFor) : 'not scheduled'),
+    item('window end', window.windowEnd ? formatTime(window.windowEnd) : '-'),
+    item('windows', window.windowNames.length > 0 ? window.windowNames.join(', ') : 'none'),
+    '',
+  );
+
+  const { backup } = log;
+  out.push('## Backup', '');
+  if (backup.name) {
+    out.push(item('name', backup.name), item('phase', backup.phase));
+    if (backup.error) out.push(item('error', backup.error));
+    if (backup.restore) {
+      out.push(item('restored', `${backup.restore.name} (${backup.restore.phase})`));
+    }
+    if (backup.restoreCommand) {
+      out.push('', 'Restore with:', '', '```sh', backup.restoreCommand, '```');
+    }
+  } else {
+    out.push(backup.error ? `Backup failed: ${backup.error}` : 'No backup taken.');
+  }
+  out.push('');
+
+  const { rollout } = log;
+  out.push('## Rollout', '');
+  out.push(
+    item('strategy', rollout.strategy),
+    item('deployment', rollout.deployment),
+    item('image', rollout.image ?? 'manifests'),
+  );
+  if (rollout.result) {
+    const r = rollout.result;
+    if (r.previousRevision !== undefined || r.revision !== undefined) {
+      out.push(item('revision', `${r.previousRevision ?? '?'} → ${r.revision ?? '?'}`));
+    }
+    out.push(item('result', r.message));
+  }
+  if (rollout.rollback) {
+    out.push(
+      item('rolled back', `${formatTime(rollout.rollback.at)}: ${rollout.rollback.reason}`),
+      item('rollback result', rollout.rollback.message),
+    );
+  }
+  out.push('');
+
+  const e = log.emergencyRecord;
+  if (e) {
+    out.push('## Emergency record', '');
+    out.push(
+      item('incident', e.incident),
+      item('incident commander', e.incidentCommander ?? 'none'),
+      item('break-glass', e.breakGlass ? 'yes' : 'no'),
+    );
+    if (e.documentation) {
+      out.push(
+        item('root cause', e.documentation.rootCause),
+        item('what changed', e.documentation.changed),
+        item('post-incident review', e.documentation.postIncidentReview),
+        item(
+          'documented',
+          `by ${e.documentation.by} at ${formatTime(e.documentation.at)}${e.documentation.late ? ' (late)' : ''}`,
+        ),
+      );
+    } else {
+      out.push(item('documentation', e.undocumented ? 'never provided' : 'outstanding'));
+    }
+    out.push('');
+  }
+
+  out.push('## Timeline', '');
+  out.push(
+    ...mdTable(
+      ['at', 'actor', 'event', 'detail'],
+      log.timeline.map((t) => [formatTime(t.at), t.actor, t.event, t.detail]),
+    ),
+  );
+  return `${out.join('\n')}\n`;
+}
