@@ -41,18 +41,18 @@ export function loadKubeConfig(opts: KubeConfigOptions): KubeConfig {
     source = 'in-cluster config';
   } else {
     const files = opts.path ? [opts.path] : defaultKubeConfigFiles();
-    const missing = files.filter((file) => !existsSync(file));
-    if (files.length === 0 || missing.length === files.length) {
+    const present = files.filter((file) => existsSync(file));
+    const [first, ...rest] = present;
+    if (first === undefined) {
       throw new KubeConfigError(
         opts.path
           ? `kubeconfig file not found: ${opts.path}`
           : `no kubeconfig found (looked for ${files.join(', ') || '$KUBECONFIG'}); pass a kubeconfig path or use in-cluster config`,
       );
     }
-    source = files.filter((file) => existsSync(file)).join(', ');
+    source = present.join(', ');
     try {
-      const [first, ...rest] = files.filter((file) => existsSync(file));
-      kubeConfig.loadFromFile(first as string);
+      kubeConfig.loadFromFile(first);
       for (const file of rest) {
         const more = new KubeConfig();
         more.loadFromFile(file);

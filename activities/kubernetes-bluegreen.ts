@@ -306,7 +306,10 @@ export async function rollbackBlueGreen(
     if (colour && (colour.spec?.replicas ?? 0) > 0) {
       await scaleDeployment(api, colour, 0, plan.changeId, new Date().toISOString());
     }
-    if (colour) message += `; ${created} scaled to zero`;
+    if (colour) {
+      await waitForRollout(waiting, plan.namespace, created);
+      message += `; ${created} scaled to zero`;
+    }
   }
   return { images: imagesOf(ready.spec?.template), message };
 }
@@ -320,6 +323,9 @@ export async function finalizeBlueGreen(
   const old = rollout.previousDeployment;
   if (!old || old === rollout.activeDeployment) return;
   const deployment = await waiting.api.findDeployment(plan.namespace, old);
-  if (!deployment || (deployment.spec?.replicas ?? 0) === 0) return;
-  await scaleDeployment(waiting.api, deployment, 0, plan.changeId, new Date().toISOString());
+  if (!deployment) return;
+  if ((deployment.spec?.replicas ?? 0) > 0) {
+    await scaleDeployment(waiting.api, deployment, 0, plan.changeId, new Date().toISOString());
+  }
+  await waitForRollout(waiting, plan.namespace, old);
 }
