@@ -201,7 +201,11 @@ const defaultWatchSeconds = 1800;
 export class ResourceApi {
   private readonly watches = new Set<OpenWatch>();
 
-  constructor(private readonly store: Store) {}
+  /** `changed` runs after every accepted write, so controllers react at once, as watches make them. */
+  constructor(
+    private readonly store: Store,
+    private readonly changed: () => void = () => {},
+  ) {}
 
   closeWatches(): void {
     for (const w of [...this.watches]) w.end();
@@ -248,21 +252,21 @@ export class ResourceApi {
       }
       case 'create':
         this.refuseReadOnly(r);
-        return this.respond(res, 201, this.create(route, parseObjectBody(body), url));
+        return this.respondChanged(res, 201, this.create(route, parseObjectBody(body), url));
       case 'update':
         this.refuseReadOnly(r);
-        return this.respond(res, 200, this.update(route, parseObjectBody(body), url));
+        return this.respondChanged(res, 200, this.update(route, parseObjectBody(body), url));
       case 'patch': {
         this.refuseReadOnly(r);
         const [code, result] = this.patch(route, req.headers['content-type'] ?? '', body, url);
-        return this.respond(res, code, result);
+        return this.respondChanged(res, code, result);
       }
       case 'delete':
         this.refuseReadOnly(r);
-        return this.respond(res, 200, this.delete(route, url, body));
+        return this.respondChanged(res, 200, this.delete(route, url, body));
       case 'deletecollection':
         this.refuseReadOnly(r);
-        return this.respond(res, 200, this.deleteCollection(route, url));
+        return this.respondChanged(res, 200, this.deleteCollection(route, url));
       case 'watch':
         this.watch(route, url, req, res);
         return 200;
@@ -272,6 +276,11 @@ export class ResourceApi {
   private respond(res: ServerResponse, code: number, body: unknown): number {
     sendJson(res, code, body);
     return code;
+  }
+
+  private respondChanged(res: ServerResponse, code: number, body: unknown): number {
+    this.changed();
+    return this.respond(res, code, body);
   }
 
   private refuseReadOnly(r: ResourceType): void {

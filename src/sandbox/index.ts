@@ -117,7 +117,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     podReadyAfterMs: options.podReadyAfterMs ?? 300,
   });
   const velero = new VeleroController(store, options.veleroBackupMs ?? 500);
-  const api = new ResourceApi(store);
+  let soon: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const api = new ResourceApi(store, () => {
+    if (stopped) return;
+    soon ??= setTimeout(() => {
+      soon = undefined;
+      runControllers();
+    }, 1);
+  });
 
   for (const name of ['default', 'velero']) seedObject(store, namespaces, namespaceObject(name));
   if (options.seed !== false) {
@@ -172,7 +180,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   await writeFile(kubeconfigPath, kubeconfigYaml(url), { mode: 0o600 });
 
   let lastTickError = '';
-  const ticker = setInterval(() => {
+  function runControllers(): void {
     try {
       const now = Date.now();
       deploymentController.tick(now);
@@ -184,7 +192,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (message !== lastTickError) console.error(`sandbox controller error: ${message}`);
       lastTickError = message;
     }
-  }, tickMs);
+  }
+  const ticker = setInterval(runControllers, tickMs);
   ticker.unref();
 
   let closed: Promise<void> | undefined;
@@ -196,7 +205,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     close() {
       closed ??= (async () => {
+        stopped = true;
         clearInterval(ticker);
+        clearTimeout(soon);
         // Requests still waiting out injected latency are dropped with their connections.
         for (const d of delays) clearTimeout(d.timer);
         delays.clear();
