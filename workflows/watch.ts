@@ -1,0 +1,81 @@
+/**
+ * The post-rollout watch as the planned and emergency workflows run it: one long activity per
+ * segment, which heartbeats its state instead of writing history, so a watch of a day costs
+ * as many history events as a watch of a minute. An extended watch is a further segment that
+ * starts from the previous one's state.
+ */
+import {
+  ActivityFailure,
+  isCancellation,
+  proxyActivities,
+  TimeoutFailure,
+} from '@temporalio/workflow';
+import type { PrometheusActivities, WatchInput, WatchResult, WatchState } from '../src/contracts';
+import { formatDuration } from '../src/change/duration';
+import { FailureType } from '../src/errors';
+import { initialWatchState, isWatchState } from '../src/verification/engine';
+
+/**
+ * Time a segment may take beyond its end: the last round's queries, a worker restart, retries.
+ * A worker that is away longer than this leaves the watch inconclusive, since nobody watched.
+ */
+export const WATCH_SLACK_MS = 10 * 60_000;
+
+/** Heartbeat timeout of the watch: two intervals, at least 30 s (queries may take 10 s). */
+export function watchHeartbeatTimeoutMs(intervalMs: number): number {
+  return Math.max(2 * intervalMs, 30_000);
+}
+
+function watchActivity(input: Omit<WatchInput, 'state'>, endsAt: number) {
+  const remaining = Math.max(0, endsAt - Date.now());
+  return proxyActivities<PrometheusActivities>({
+    startToCloseTimeout: remaining + WATCH_SLACK_MS,
+    scheduleToCloseTimeout: remaining + WATCH_SLACK_MS,
+    heartbeatTimeout: watchHeartbeatTimeoutMs(input.intervalMs),
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '30s',
+      nonRetryableErrorTypes: [FailureType.QueryInvalid],
+    },
+    summary: `verify ${input.metrics.map((m) => m.name).join(', ')} every ${formatDuration(input.intervalMs)} until ${new Date(endsAt).toISOString()}`,
+  }).watchMetrics;
+}
+
+/**
+ * Watches until `endsAt()` (read again whenever a segment ends, so an `extend` signal that
+ * moved it later is honoured) or a failed / inconclusive verdict. A segment that cannot finish
+ * (its timeouts pass, or it fails in a way retries do not cure) ends the watch inconclusive:
+ * a watch that did not run to its end never passes. Cancellation propagates to the caller.
+ */
+export async function runWatch(
+  input: Omit<WatchInput, 'state'>,
+  endsAt: () => number,
+): Promise<WatchResult> {
+  let state: WatchState | undefined;
+  for (;;) {
+    const segmentEndsAt = endsAt();
+    let result: WatchResult;
+    try {
+      result = await watchActivity(
+        input,
+        segmentEndsAt,
+      )({ ...input, endsAt: segmentEndsAt, state });
+    } catch (error) {
+      if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
+      const details: unknown =
+        error.cause instanceof TimeoutFailure ? error.cause.lastHeartbeatDetails : undefined;
+      return {
+        outcome: 'inconclusive',
+        reason: `the watch could not run to its end: ${error.cause?.message ?? error.message}`,
+        state: isWatchState(details) ? details : (state ?? initialWatchState()),
+        endedAt: Date.now(),
+      };
+    }
+    // Not extended: done, even if this workflow's clock lags the worker's a little.
+    if (result.outcome !== 'passed' || endsAt() <= Math.max(segmentEndsAt, Date.now())) {
+      return result;
+    }
+    state = result.state;
+  }
+}
