@@ -471,6 +471,11 @@ describe('the watch in a workflow on a real Temporal server', () => {
     consecutiveErrorLimit: 4,
   });
 
+  async function scheduledActivities(workflowId: string): Promise<number> {
+    const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    return history.events?.filter((e) => e.activityTaskScheduledEventAttributes).length ?? 0;
+  }
+
   async function heartbeatedState(workflowId: string): Promise<WatchState | undefined> {
     const description = await temporal.client.workflow.getHandle(workflowId).describe();
     const payload = description.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
@@ -505,6 +510,7 @@ describe('the watch in a workflow on a real Temporal server', () => {
 
     const second = await createWorker(taskQueue);
     const { endsAt, result } = await second.runUntil(handle.result());
+    assert.equal(await scheduledActivities(workflowId), 1, 'the restart retried one activity');
     const downtime = Date.now() - stoppedAt;
 
     assert.equal(result.outcome, 'passed', result.reason);
@@ -533,21 +539,24 @@ describe('the watch in a workflow on a real Temporal server', () => {
 
   it('continues an extended watch from where it was', async (t) => {
     const taskQueue = uniqueTaskQueue(t.name);
+    const workflowId = uniqueWorkflowId(t.name);
     const worker = await createWorker(taskQueue);
     const result = await worker.runUntil(async () => {
       const handle = await temporal.client.workflow.start(watchWorkflow, {
         taskQueue,
-        workflowId: uniqueWorkflowId(t.name),
+        workflowId,
         args: [input(3_000)],
       });
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       await handle.signal(extendWatchSignal, Date.now() + 4_000);
+      assert.equal(await scheduledActivities(workflowId), 1);
       return handle.result();
     });
     const watch: WatchResult = result.result;
     assert.equal(watch.outcome, 'passed', watch.reason);
     assert.ok(result.endsAt - result.startedAt >= 4_500, 'the extension moved the end');
     assert.ok(watch.endedAt >= result.endsAt && watch.endedAt < result.endsAt + 1_000);
+    assert.equal(await scheduledActivities(workflowId), 2, 'the extension ran a second segment');
     const rounds = Math.round((result.endsAt - result.startedAt) / 1_000);
     assert.ok(
       Math.abs(watch.state.measurementsTaken - rounds) <= 1,
