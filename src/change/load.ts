@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument as parseYaml, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { changeRequestSchema, type ChangeRequest } from './request';
-import { toFieldIssues, ValidationError } from './validation';
+import { formatPath, toFieldIssues, ValidationError, type FieldIssue } from './validation';
 
 /**
  * Parses YAML (or JSON, which is YAML) text and validates it with a schema. Syntax errors and
@@ -48,11 +48,44 @@ export function validateWith<S extends z.ZodType>(
   value: unknown,
   documentName: string,
 ): z.output<S> {
+  const reserved = prototypeKeyIssues(value);
   const result = schema.safeParse(value);
-  if (!result.success) {
-    throw new ValidationError(documentName, toFieldIssues(result.error, value));
+  if (!result.success || reserved.length > 0) {
+    const taken = new Set(reserved.map((i) => i.path));
+    const issues = result.success ? [] : toFieldIssues(result.error, value);
+    throw new ValidationError(documentName, [
+      ...reserved,
+      ...issues.filter((i) => !taken.has(i.path)),
+    ]);
   }
   return result.data;
+}
+
+/**
+ * A key named `__proto__` (which YAML and JSON.parse keep as an ordinary key) would become the
+ * prototype of the object zod copies a loose object into, and records drop it without a word;
+ * either way the document would not mean what it says.
+ */
+function prototypeKeyIssues(
+  value: unknown,
+  path: (string | number)[] = [],
+  issues: FieldIssue[] = [],
+): FieldIssue[] {
+  if (Array.isArray(value)) {
+    value.forEach((item: unknown, i) => prototypeKeyIssues(item, [...path, i], issues));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, child] of Object.entries(value)) {
+      if (key === '__proto__') {
+        issues.push({
+          path: formatPath([...path, key]),
+          message: "'__proto__' is not a field name",
+        });
+      } else {
+        prototypeKeyIssues(child, [...path, key], issues);
+      }
+    }
+  }
+  return issues;
 }
 
 export async function readDocument<S extends z.ZodType>(

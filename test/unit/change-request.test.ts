@@ -766,6 +766,31 @@ describe('change request: unknown fields', () => {
     ]);
   });
 
+  it('refuses __proto__ as a field name, also where other fields pass through', () => {
+    const manifest =
+      '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "__proto__": {"data": {}}}';
+    const text = JSON.stringify(requestWith({ 'spec.rollout.image': DELETE })).replace(
+      '"rollout":{',
+      `"rollout":{"manifests":[${manifest}],`,
+    );
+    assert.throws(
+      () => parseChangeRequest(text),
+      (err: unknown) =>
+        err instanceof ValidationError &&
+        err.issues.length === 1 &&
+        err.issues[0]!.path === 'spec.rollout.manifests[0].__proto__' &&
+        err.issues[0]!.message === "'__proto__' is not a field name",
+    );
+    const atTop = JSON.stringify(validRequest()).replace('{', '{"__proto__": {"x": 1},');
+    assert.throws(
+      () => parseChangeRequest(atTop),
+      (err: unknown) =>
+        err instanceof ValidationError &&
+        err.issues.length === 1 &&
+        err.issues[0]!.path === '__proto__',
+    );
+  });
+
   it('quotes keys that would make the path ambiguous', () => {
     assertRefused(
       { 'metadata.title': 'x', spec: { ...(validRequest().spec as object), 'a.b': 1 } },

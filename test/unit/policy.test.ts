@@ -456,6 +456,21 @@ describe('policy: people', () => {
     );
   });
 
+  it('refuses __proto__ as a handle instead of dropping it', () => {
+    const text = JSON.stringify(validPolicy()).replace(
+      '"people":{',
+      '"people":{"__proto__":{"teams":["sre"]},',
+    );
+    assert.throws(
+      () => parsePolicy(text),
+      (err: unknown) =>
+        err instanceof ValidationError &&
+        err.issues.length === 1 &&
+        err.issues[0]!.path === 'spec.people.__proto__' &&
+        err.issues[0]!.message === "'__proto__' is not a field name",
+    );
+  });
+
   it('requires teams to be DNS labels, none twice', () => {
     assertRefused({ 'spec.people.alice.teams': ['Platform'] }, [
       ['spec.people.alice.teams[0]', /expected a lowercase DNS label/],
