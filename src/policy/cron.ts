@@ -149,8 +149,17 @@ export function cronFiresOnDay(
   return byDayOfMonth || byDayOfWeek;
 }
 
+// Luxon checks a zone by building an Intl.DateTimeFormat, about a quarter of a millisecond each
+// time; a zone's validity does not change while the process runs.
+const zoneValidity = new Map<string, boolean>();
+
 export function isValidTimeZone(zone: string): boolean {
-  return IANAZone.isValidZone(zone);
+  let valid = zoneValidity.get(zone);
+  if (valid === undefined) {
+    valid = IANAZone.isValidZone(zone);
+    if (zoneValidity.size < 1_000) zoneValidity.set(zone, valid);
+  }
+  return valid;
 }
 
 /** Five fields exactly (minute hour day-of-month month day-of-week), as Argo CD windows use. */
