@@ -131,6 +131,12 @@ export function createPrometheusActivities(config: PrometheusConfig): Prometheus
   }
 
   async function watchMetrics(input: WatchInput): Promise<WatchResult> {
+    if (!(input.intervalMs > 0)) {
+      throw ApplicationFailure.nonRetryable(
+        `the watch interval must be positive, not ${input.intervalMs} ms`,
+        FailureType.InvalidRequest,
+      );
+    }
     const context = Context.current();
     const details: unknown = context.info.heartbeatDetails;
     let state = isWatchState(details) ? details : (input.state ?? initialWatchState());

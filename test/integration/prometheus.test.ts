@@ -16,7 +16,7 @@ import type {
 } from '../../src/contracts';
 import { FailureType } from '../../src/errors';
 import type { PrometheusConfig } from '../../src/prometheus/api';
-import { isWatchState } from '../../src/verification/engine';
+import { initialWatchState, isWatchState } from '../../src/verification/engine';
 import { startTestPrometheus, waitUntil, type TestPrometheus } from '../helpers/prometheus';
 import {
   createDevServerEnv,
@@ -140,10 +140,14 @@ interface ActivityRunner {
   heartbeats: WatchState[];
 }
 
-/** Runs activities outside a worker, with a context that records heartbeats. */
-function activityEnvironment(): ActivityRunner {
+/**
+ * Runs activities outside a worker, with a context that records heartbeats; `heartbeatDetails`
+ * makes it a retried attempt that finds the previous attempt's last heartbeat.
+ */
+function activityEnvironment(heartbeatDetails?: unknown): ActivityRunner {
+  const info = heartbeatDetails === undefined ? undefined : { heartbeatDetails, attempt: 2 };
   // Expected failures would otherwise be logged as warnings.
-  const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+  const env = new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
   const heartbeats: WatchState[] = [];
   env.on('heartbeat', (details: unknown) => {
     if (isWatchState(details)) heartbeats.push(details);
@@ -264,6 +268,36 @@ describe('Prometheus activities against a real Prometheus', () => {
     t.diagnostic(`watchMetrics returned ${lag} ms after the spike was visible in Prometheus`);
     assert.ok(lag <= input.intervalMs + 2_000, `returned ${lag} ms after the spike was visible`);
     assert.ok(result.endedAt < input.endsAt, 'returned before the end of the watch');
+  });
+
+  it('resumes from its last heartbeat and measures once more when it missed the end', async () => {
+    const now = Date.now();
+    const input = watchInput({ watchMs: 0, startedAt: now - 20_000, endsAt: now - 1_000 });
+    const heartbeated: WatchState = {
+      ...initialWatchState(),
+      counts: { passed: 7, failed: 0, inconclusive: 0, error: 0 },
+      measurementsTaken: 7,
+      lastRoundAt: now - 14_000,
+    };
+    const segment = { ...initialWatchState(), measurementsTaken: 3, lastRoundAt: now - 16_000 };
+
+    const resumed = await activityEnvironment(heartbeated).run(() =>
+      activities.watchMetrics({ ...input, state: segment }),
+    );
+    assert.equal(resumed.outcome, 'passed', resumed.reason);
+    assert.equal(resumed.state.measurementsTaken, 8, 'the heartbeat wins over the input state');
+    assert.equal(resumed.state.recent.length, 1, 'one round for the missed end');
+    assert.ok((resumed.state.lastRoundAt ?? 0) >= now);
+
+    const fresh = await activityEnvironment('not a watch state').run(() =>
+      activities.watchMetrics({ ...input, state: segment }),
+    );
+    assert.equal(fresh.state.measurementsTaken, 4, 'other details are ignored');
+
+    const complete = { ...heartbeated, lastRoundAt: now - 1_500 };
+    const done = await activityEnvironment(complete).run(() => activities.watchMetrics(input));
+    assert.equal(done.outcome, 'passed');
+    assert.equal(done.state.measurementsTaken, 7, 'no round is owed when the last one was on time');
   });
 
   it('stops within a second of being cancelled', async () => {
