@@ -482,12 +482,18 @@ describe('Prometheus activities: credentials and unavailability', () => {
 });
 
 describe('the watch in a workflow on a real Temporal server', () => {
-  async function createWorker(taskQueue: string): Promise<Worker> {
+  async function createWorker(
+    taskQueue: string,
+    activities: Partial<PrometheusActivities> = createPrometheusActivities({
+      url: prometheus.url,
+      timeoutMs: 1_000,
+    }),
+  ): Promise<Worker> {
     return Worker.create({
       connection: temporal.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(workflowsPath),
-      activities: createPrometheusActivities({ url: prometheus.url, timeoutMs: 1_000 }),
+      activities,
       // Heartbeats reach the server every second, so a restarted worker resumes from the
       // last round rather than from one up to 0.8 × heartbeatTimeout earlier.
       maxHeartbeatThrottleInterval: '1s',
@@ -596,5 +602,25 @@ describe('the watch in a workflow on a real Temporal server', () => {
       Math.abs(watch.state.measurementsTaken - rounds) <= 1,
       `${watch.state.measurementsTaken} measurements in about ${rounds} rounds: the second segment continued the first`,
     );
+  });
+
+  it('ends the watch inconclusive when its activity fails for good', async (t) => {
+    const taskQueue = uniqueTaskQueue(t.name);
+    const worker = await createWorker(taskQueue, {
+      watchMetrics: () =>
+        Promise.reject(
+          ApplicationFailure.nonRetryable('watch state lost', FailureType.QueryInvalid),
+        ),
+    });
+    const { result } = await worker.runUntil(
+      temporal.client.workflow.execute(watchWorkflow, {
+        taskQueue,
+        workflowId: uniqueWorkflowId(t.name),
+        args: [input(60_000)],
+      }),
+    );
+    assert.equal(result.outcome, 'inconclusive');
+    assert.equal(result.reason, 'the watch could not run to its end: watch state lost');
+    assert.equal(result.state.measurementsTaken, 0);
   });
 });
