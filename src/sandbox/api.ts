@@ -345,7 +345,12 @@ export class ResourceApi {
     return { ...input, apiVersion: expected, kind: r.kind, metadata };
   }
 
-  private create(route: ResourceRoute, input: Record<string, unknown>, url: URL): KubeObject {
+  private create(
+    route: ResourceRoute,
+    input: Record<string, unknown>,
+    url: URL,
+    applyManager?: string,
+  ): KubeObject {
     const r = route.resource;
     const o = this.admit(route, input);
     if (!o.metadata.name && o.metadata.generateName) {
@@ -356,6 +361,8 @@ export class ResourceApi {
     delete (o.metadata as Partial<KubeObject['metadata']>).resourceVersion;
     delete (o.metadata as Partial<KubeObject['metadata']>).creationTimestamp;
     if (r.subresources.includes('status') && r !== namespaces) delete o.status;
+    delete o.metadata.managedFields;
+    if (applyManager) recordApplyManager(o, applyManager, r);
     prepareObject(r, o);
     if (r.namespaced && !this.store.has(namespaces, undefined, o.metadata.namespace ?? '')) {
       throw notFound(namespaces, o.metadata.namespace ?? '');
@@ -461,8 +468,7 @@ export class ResourceApi {
       }
       if (!current) {
         if (route.subresource) throw notFound(r, route.name ?? '');
-        const o = this.create(route, applied, url);
-        return [201, o];
+        return [201, this.create(route, applied, url, manager)];
       }
       const admitted = this.admit(route, applied);
       const merged = (
@@ -471,6 +477,15 @@ export class ResourceApi {
       recordApplyManager(merged, manager, r);
       delete (merged.metadata as Partial<KubeObject['metadata']>).resourceVersion;
       return [200, this.write(route, current, merged, url)];
+    }
+    const accepted = ['application/json-patch+json', 'application/merge-patch+json'];
+    if (r.strategicMerge) accepted.push('application/strategic-merge-patch+json');
+    if (!accepted.includes(type)) {
+      throw new ApiError(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: ${[...accepted, 'application/apply-patch+yaml'].join(', ')}`,
+      );
     }
     if (!current) throw notFound(r, route.name ?? '');
     const patchBody = parseJsonBody(body);
@@ -483,22 +498,8 @@ export class ResourceApi {
       case 'application/merge-patch+json':
         patched = mergePatch(base, patchBody);
         break;
-      case 'application/strategic-merge-patch+json':
-        if (!r.strategicMerge) {
-          throw new ApiError(
-            415,
-            'UnsupportedMediaType',
-            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
-          );
-        }
-        patched = strategicMerge(base, patchBody);
-        break;
       default:
-        throw new ApiError(
-          415,
-          'UnsupportedMediaType',
-          `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
-        );
+        patched = strategicMerge(base, patchBody);
     }
     if (!isPlainObject(patched) || !isPlainObject(patched.metadata)) {
       throw new ApiError(422, 'Invalid', 'the patched object must keep its metadata');

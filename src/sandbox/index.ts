@@ -212,9 +212,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         for (const d of delays) clearTimeout(d.timer);
         delays.clear();
         api.closeWatches();
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
-        await stopped;
+        await serverClosed;
         if (tempDir) await rm(tempDir, { recursive: true, force: true });
       })();
       return closed;
