@@ -4,7 +4,7 @@
  * removed on stop unless the caller gave its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -154,8 +154,14 @@ async function startOnce(
     tail.push(...chunk.split('\n').filter(Boolean));
     tail.splice(0, Math.max(0, tail.length - 30));
   });
+  // A process that exits without stop() (a failed test run) leaves neither server nor files.
   const killOnExit = (): void => {
     child.kill('SIGKILL');
+    try {
+      rmSync(configDir, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      // Best effort: Prometheus may still be writing as it dies.
+    }
   };
   process.once('exit', killOnExit);
 

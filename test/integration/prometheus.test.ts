@@ -199,10 +199,14 @@ before(async () => {
   ]);
 });
 after(async () => {
-  await temporal?.teardown();
-  await prometheus?.stop();
-  await stoppable?.stop();
-  await service?.close();
+  // Every server is stopped even when one of them fails to stop.
+  const stopped = await Promise.allSettled([
+    temporal?.teardown(),
+    prometheus?.stop(),
+    stoppable?.stop(),
+    service?.close(),
+  ]);
+  for (const outcome of stopped) if (outcome.status === 'rejected') throw outcome.reason;
 });
 
 describe('Prometheus activities against a real Prometheus', () => {
