@@ -248,6 +248,7 @@ export function createKubernetesActivities(
     },
 
     async dryRunRollout(plan: RolloutPlan): Promise<DryRunResult> {
+      checkPlan(plan);
       const w = waiting(plan.timeoutMs);
       if (plan.strategy === 'blueGreen') return dryRunBlueGreen(w, plan);
       if (plan.strategy === 'canary') return dryRunCanary(w, plan);
@@ -255,6 +256,7 @@ export function createKubernetesActivities(
     },
 
     async startRollout(plan: RolloutPlan): Promise<RolloutResult> {
+      checkPlan(plan);
       const w = waiting(plan.timeoutMs);
       if (plan.strategy === 'blueGreen') return startBlueGreen(w, plan);
       if (plan.strategy === 'canary') return startCanary(w, plan);
@@ -308,6 +310,15 @@ export function createKubernetesActivities(
         );
     },
   };
+}
+
+function checkPlan(plan: RolloutPlan): void {
+  if ((plan.image === undefined) === (plan.manifests === undefined)) {
+    throw ApplicationFailure.nonRetryable(
+      `change ${plan.changeId}: a rollout needs exactly one of image and manifests`,
+      FailureType.InvalidRequest,
+    );
+  }
 }
 
 function eventTime(event: CoreV1Event): number {

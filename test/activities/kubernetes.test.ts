@@ -403,6 +403,19 @@ void describe('Kubernetes activities: rolling', () => {
     );
   });
 
+  void it('refuses a plan with neither an image nor manifests before writing anything', async (t) => {
+    const { kubeConfig, apps } = await sandboxFor(t);
+    const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
+    const failure = await failureOf(() => k8s.startRollout(plan({ changeId: uniqueChangeId() })));
+    assert.equal(failure.type, FailureType.InvalidRequest);
+    assert.equal(failure.nonRetryable, true);
+    const live = await apps.readNamespacedDeployment({
+      namespace: 'production',
+      name: 'api-gateway',
+    });
+    assert.equal(live.metadata?.annotations?.[Annotation.changeId], undefined);
+  });
+
   void it('reports recent events for the deployment, oldest first', async (t) => {
     const { kubeConfig } = await sandboxFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
