@@ -55,12 +55,10 @@ export async function runWatch(
   let state: WatchState | undefined;
   for (;;) {
     const segmentEndsAt = endsAt();
+    const watchMetrics = watchActivity(input, segmentEndsAt);
     let result: WatchResult;
     try {
-      result = await watchActivity(
-        input,
-        segmentEndsAt,
-      )({ ...input, endsAt: segmentEndsAt, state });
+      result = await watchMetrics({ ...input, endsAt: segmentEndsAt, state });
     } catch (error) {
       if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
       const details: unknown =
