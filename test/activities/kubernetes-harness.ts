@@ -2,21 +2,17 @@
  * Runs activities against the sandbox cluster the way a Temporal worker would: inside an activity
  * context, retried on retryable failures with the last heartbeat handed to the next attempt.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import {
   AppsV1Api,
   CoreV1Api,
-  KubeConfig,
+  type KubeConfig,
   type V1Deployment,
   type V1ReplicaSet,
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { parse, stringify } from 'yaml';
 import { loadKubeConfig } from '../../activities/kubeconfig';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index';
 import type { RolloutPlan } from '../../src/contracts';
@@ -30,33 +26,13 @@ export async function sandboxFor(
 ): Promise<{ sandbox: Sandbox; kubeConfig: KubeConfig; apps: AppsV1Api; core: CoreV1Api }> {
   const sandbox = await startSandbox({ podReadyAfterMs: 20, veleroBackupMs: 100, ...options });
   t.after(() => sandbox.close());
-  const kubeConfig = loadKubeConfig({ path: await allowPlainHttp(t, sandbox.kubeconfigPath) });
+  const kubeConfig = loadKubeConfig({ path: sandbox.kubeconfigPath });
   return {
     sandbox,
     kubeConfig,
     apps: kubeConfig.makeApiClient(AppsV1Api),
     core: kubeConfig.makeApiClient(CoreV1Api),
   };
-}
-
-/**
- * The client refuses a plain-HTTP cluster unless it is marked insecure-skip-tls-verify; the
- * sandbox's kubeconfig does not mark it, so tests use a marked copy.
- */
-async function allowPlainHttp(t: TestContext, path: string): Promise<string> {
-  const config = parse(await readFile(path, 'utf8')) as {
-    clusters?: { cluster: Record<string, unknown> }[];
-  };
-  const plain = (config.clusters ?? []).filter(
-    (c) => String(c.cluster.server).startsWith('http:') && !c.cluster['insecure-skip-tls-verify'],
-  );
-  if (plain.length === 0) return path;
-  for (const c of plain) c.cluster['insecure-skip-tls-verify'] = true;
-  const dir = await mkdtemp(join(tmpdir(), 'changectl-kubeconfig-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const copy = join(dir, 'kubeconfig');
-  await writeFile(copy, stringify(config), { mode: 0o600 });
-  return copy;
 }
 
 export interface ActivityRun<R> {
