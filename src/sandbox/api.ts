@@ -16,15 +16,7 @@ import { formatLabelSelector, parseFieldSelector, parseLabelSelector } from './s
 import type { Store, StoreEvent } from './store';
 import { toTable, wantsTable, type IncludeObject } from './tables';
 
-export type Verb =
-  | 'get'
-  | 'list'
-  | 'watch'
-  | 'create'
-  | 'update'
-  | 'patch'
-  | 'delete'
-  | 'deletecollection';
+export type Verb = 'get' | 'list' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
 /** A request for a resource, as its URL names it. */
 export interface ResourceRoute {
@@ -107,6 +99,12 @@ export function parseResourcePath(method: string, path: string): ResourceRoute |
 
 function describe(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** `?watch=true` turns a get or list into a stream of changes. */
+export function isWatch(url: URL): boolean {
+  const value = url.searchParams.get('watch');
+  return value === 'true' || value === '1';
 }
 
 function sendJson(res: ServerResponse, code: number, body: unknown): void {
@@ -223,21 +221,14 @@ export class ResourceApi {
     if (route.subresource && !(r.subresources as string[]).includes(route.subresource)) {
       throw notFound(r, route.name ?? '');
     }
+    if ((route.verb === 'list' || route.verb === 'get') && isWatch(url)) {
+      this.watch(route, url, req, res);
+      return 200;
+    }
     switch (route.verb) {
-      case 'list': {
-        const watching = url.searchParams.get('watch');
-        if (watching === 'true' || watching === '1') {
-          this.watch(route, url, req, res);
-          return 200;
-        }
+      case 'list':
         return this.respond(res, 200, this.list(route, url, accept));
-      }
       case 'get': {
-        const watching = url.searchParams.get('watch');
-        if (watching === 'true' || watching === '1') {
-          this.watch(route, url, req, res);
-          return 200;
-        }
         const o = this.store.get(r, route.namespace, route.name ?? '');
         if (!o) throw notFound(r, route.name ?? '');
         if (route.subresource === 'scale') return this.respond(res, 200, toScale(o));
@@ -267,9 +258,6 @@ export class ResourceApi {
       case 'deletecollection':
         this.refuseReadOnly(r);
         return this.respondChanged(res, 200, this.deleteCollection(route, url));
-      case 'watch':
-        this.watch(route, url, req, res);
-        return 200;
     }
   }
 
@@ -666,7 +654,7 @@ export class ResourceApi {
 }
 
 /** Identity for objects a dry run pretends to create. */
-export function dryRunIdentity(o: KubeObject): KubeObject {
+function dryRunIdentity(o: KubeObject): KubeObject {
   o.metadata.uid = randomUUID();
   o.metadata.creationTimestamp = timestamp();
   o.metadata.generation = 1;

@@ -224,6 +224,12 @@ export class DeploymentController {
     }
 
     const nextRevision = maxOldRevision + 1;
+    if (!newRs && d.spec.strategy.type === 'Recreate') {
+      // Recreate makes its new replica set only once every old pod is gone.
+      const running = old().filter((rs) => rs.spec.replicas > 0 || (rs.status?.replicas ?? 0) > 0);
+      for (const rs of running) if (rs.spec.replicas > 0) this.scaleReplicaSet(rs, d, 0);
+      if (running.length > 0) return;
+    }
     if (!newRs) {
       newRs = this.createReplicaSet(d, all, nextRevision);
       if (!newRs) return;
@@ -591,7 +597,10 @@ export class DeploymentController {
   }
 
   private updatePodReadiness(now: number): void {
-    for (const p of this.store.list(pods) as Pod[]) {
+    const all = this.store.list(pods) as Pod[];
+    const live = new Set(all.map((p) => p.metadata.uid));
+    for (const uid of this.readyAt.keys()) if (!live.has(uid)) this.readyAt.delete(uid);
+    for (const p of all) {
       if (this.isReady(p)) continue;
       const at =
         this.readyAt.get(p.metadata.uid) ??

@@ -1,5 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseResourcePath, sendStatus, type ResourceApi, type ResourceRoute } from './api';
+import {
+  isWatch,
+  parseResourcePath,
+  sendStatus,
+  type ResourceApi,
+  type ResourceRoute,
+} from './api';
 import { ApiError, conflict } from './errors';
 import { isPlainObject } from './objects';
 import { openApiDocument } from './openapi';
@@ -188,8 +194,7 @@ export function createRequestHandler(parts: RequestHandlerParts) {
       const resource = route.subresource
         ? `${route.resource.resource}/${route.subresource}`
         : route.resource.resource;
-      const watching = ['true', '1'].includes(url.searchParams.get('watch') ?? '');
-      const verb = watching ? 'watch' : route.verb;
+      const verb = isWatch(url) ? 'watch' : route.verb;
       try {
         count(verb, resource, await serveResource(route, url, req, res));
       } catch (e) {

@@ -53,8 +53,19 @@ export class VeleroController {
   ) {}
 
   tick(now: number = Date.now()): void {
-    for (const backup of this.store.list(backups)) this.syncBackup(backup, now);
-    for (const restore of this.store.list(restores)) this.syncRestore(restore, now);
+    const all = [
+      ...this.store
+        .list(backups)
+        .map((o) => ({ o, sync: () => this.syncBackup(o, now), kind: 'backup' })),
+      ...this.store
+        .list(restores)
+        .map((o) => ({ o, sync: () => this.syncRestore(o, now), kind: 'restore' })),
+    ];
+    const live = new Set(all.map(({ o, kind }) => `${kind}:${this.key(o)}`));
+    for (const key of this.running.keys()) if (!live.has(key)) this.running.delete(key);
+    // A deleted Backup takes its contents with it, as Velero's backup deletion does.
+    for (const key of this.stored.keys()) if (!live.has(`backup:${key}`)) this.stored.delete(key);
+    for (const { sync } of all) sync();
   }
 
   private key(o: KubeObject): string {

@@ -133,6 +133,26 @@ void describe('deployment controller', () => {
     assert.equal(revision(await rolledOut(sandbox, 'auth-service')), '2');
   });
 
+  void it('recreates: the old pods go before any new one starts', async (t) => {
+    const sandbox = await sandboxFor(t);
+    const path = deploymentPath('production', 'auth-service');
+    const recreate = { spec: { strategy: { type: 'Recreate', rollingUpdate: null } } };
+    assert.equal((await call(sandbox, 'PATCH', path, recreate, mergePatch)).status, 200);
+    await setImage(sandbox, 'auth-service', 'registry.example.com/auth-service:3.0.0');
+    await rolledOut(sandbox, 'auth-service');
+    const { body } = await call<CoreV1EventList>(
+      sandbox,
+      'GET',
+      '/api/v1/namespaces/production/events?fieldSelector=involvedObject.name%3Dauth-service',
+    );
+    const [seeded, ...rollout] = body.items.map((e) => e.message ?? '');
+    assert.match(seeded ?? '', /^Scaled up replica set auth-service-\w+ from 0 to 2$/);
+    assert.equal(rollout.length, 2);
+    assert.match(rollout[0] ?? '', /^Scaled down replica set auth-service-\w+ from 2 to 0$/);
+    assert.match(rollout[1] ?? '', /^Scaled up replica set auth-service-\w+ from 0 to 2$/);
+    assert.notEqual(rollout[1], seeded);
+  });
+
   void it('marks a rollout that stops progressing with ProgressDeadlineExceeded', async (t) => {
     const sandbox = await sandboxFor(t);
     const path = deploymentPath('production', 'api-gateway');
