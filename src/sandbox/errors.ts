@@ -9,6 +9,7 @@ export type StatusReason =
   | 'UnsupportedMediaType'
   | 'ServiceUnavailable'
   | 'Expired'
+  | 'RequestEntityTooLarge'
   | 'InternalError';
 
 export interface StatusCause {

@@ -173,11 +173,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   let tempDir: string | undefined;
   let kubeconfigPath = options.kubeconfigPath;
-  if (!kubeconfigPath) {
-    tempDir = await mkdtemp(join(tmpdir(), 'changectl-sandbox-'));
-    kubeconfigPath = join(tempDir, 'kubeconfig');
+  try {
+    if (!kubeconfigPath) {
+      tempDir = await mkdtemp(join(tmpdir(), 'changectl-sandbox-'));
+      kubeconfigPath = join(tempDir, 'kubeconfig');
+    }
+    await writeFile(kubeconfigPath, kubeconfigYaml(url), { mode: 0o600 });
+  } catch (e) {
+    server.close();
+    throw e;
   }
-  await writeFile(kubeconfigPath, kubeconfigYaml(url), { mode: 0o600 });
 
   let lastTickError = '';
   function runControllers(): void {

@@ -78,7 +78,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBody) {
-        reject(new ApiError(413, 'BadRequest', 'the request body is too large'));
+        reject(new ApiError(413, 'RequestEntityTooLarge', 'the request body is too large'));
         req.destroy();
         return;
       }
