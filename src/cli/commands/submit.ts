@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import type { Connection, WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { loadChangeRequestFile } from '../../change/load';
 import { statusQuery } from '../../../workflows/messages';
@@ -15,6 +17,24 @@ const submitInput = z.object({
 
 /** How long `submit` waits for the workflow's first state before it reports `submitted`. */
 const FIRST_STATE_WAIT_MS = 3_000;
+
+/**
+ * The state the workflow reports once its first task ran; `submitted` when no worker picked it up
+ * within a few seconds (a query fails until the first workflow task has completed).
+ */
+async function firstState(connection: Connection, handle: WorkflowHandle): Promise<ChangeState> {
+  const deadline = Date.now() + FIRST_STATE_WAIT_MS;
+  while (Date.now() < deadline) {
+    try {
+      const status = await connection.withDeadline(deadline, () => handle.query(statusQuery));
+      if (status.state !== 'submitted') return status.state;
+    } catch {
+      // Not answerable yet; asked again until the deadline.
+    }
+    await sleep(200);
+  }
+  return 'submitted';
+}
 
 export function submitCommand(program: Command, ctx: CliContext): void {
   program
@@ -42,15 +62,7 @@ export function submitCommand(program: Command, ctx: CliContext): void {
         ctx.out.json({ id, workflowId: handle.workflowId, runId });
         return;
       }
-      let state: ChangeState = 'submitted';
-      try {
-        const status = await connection.withDeadline(Date.now() + FIRST_STATE_WAIT_MS, () =>
-          handle.query(statusQuery),
-        );
-        state = status.state;
-      } catch {
-        // No worker has run the first task yet; the change is submitted and will move on.
-      }
+      const state = await firstState(connection, handle);
       const { colors } = ctx.out;
       ctx.out.line(`${colors.green('✓')} change ${colors.bold(id)} submitted`);
       ctx.out.line(`  workflow  ${handle.workflowId} (run ${runId})`);

@@ -34,9 +34,17 @@ function entryKey(e: TimelineEntry): string {
 }
 
 /** Where a watch ends: the final state and the one line that says why. */
-interface Ending {
+export interface Ending {
   state: ChangeState;
   outcome?: string;
+}
+
+/** `rolled-back: <why>`, unless the outcome already starts by naming the state. */
+export function describeEnding(ending: Ending): string {
+  const { state, outcome } = ending;
+  if (!outcome) return state;
+  const named = outcome.toLowerCase().startsWith(state.replace(/-/g, ' '));
+  return named ? outcome : `${state}: ${outcome}`;
 }
 
 class ChangeWatch {
@@ -159,17 +167,15 @@ export function watchCommand(program: Command, ctx: CliContext): void {
         );
       }
       const ending = await new ChangeWatch(ctx, change).run(input.interval ?? 1_000);
-      const outcome = ending.outcome ? `: ${ending.outcome}` : '';
       if (ctx.json) {
         out.jsonLine({ kind: 'end', id: input.id, state: ending.state, outcome: ending.outcome });
       }
+      const how = describeEnding(ending);
       if (isUnsuccessful(ending.state)) {
-        throw new CliError(ExitCode.Failed, `change ${input.id} ended ${ending.state}${outcome}`);
+        throw new CliError(ExitCode.Failed, `change ${input.id} ended: ${how}`);
       }
       if (!ctx.json) {
-        out.line(
-          `${out.colors.green('✓')} change ${out.colors.bold(input.id)} ${ending.state}${outcome}`,
-        );
+        out.line(`${out.colors.green('✓')} change ${out.colors.bold(input.id)} ended: ${how}`);
       }
     });
 }

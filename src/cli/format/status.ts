@@ -127,7 +127,7 @@ function approvalLines(status: ChangeStatus, colors: Colors, now: Date): string[
     const { by, at, reason } = approvals.rejected;
     rows.push([colors.red('✗'), by, formatTimeFrom(at, now), `rejected: ${reason}`]);
   }
-  if (rows.length === 0) rows.push(['', colors.dim('none received yet')]);
+  if (rows.length === 0) return [...lines, `  ${colors.dim('none received yet')}`];
   return [...lines, ...table(undefined, rows).map((l) => `  ${l}`)];
 }
 
