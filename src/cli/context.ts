@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { changeWorkflowId } from '../change/request';
 import { personHandle } from '../change/validation';
 import { isEndState, type ChangeState } from '../lifecycle/status';
@@ -149,7 +149,7 @@ export class CliContext {
     try {
       description = await handle.describe();
     } catch (err) {
-      if (err instanceof Error && err.name === 'WorkflowNotFoundError') {
+      if (err instanceof WorkflowNotFoundError) {
         throw new ChangeNotFoundError(id);
       }
       throw err;

@@ -111,7 +111,11 @@ export function reportFailure(err: unknown, context: ErrorContext = {}): Failure
     return { exitCode: ExitCode.Refused, lines: [`refused: ${refusal.message}`] };
   }
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-    return { exitCode: ExitCode.Failed, lines: [err.cause.message] };
+    const invalid = err.cause.type === FailureType.InvalidRequest;
+    return {
+      exitCode: invalid ? ExitCode.InvalidInput : ExitCode.Failed,
+      lines: [err.cause.message],
+    };
   }
   if (err instanceof WorkflowNotFoundError) {
     return {

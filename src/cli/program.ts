@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import type { CliIo } from './output';
 import { CliContext } from './context';
@@ -18,7 +19,9 @@ import { submitCommand } from './commands/submit';
 import { watchCommand } from './commands/watch';
 import { windowsCommand } from './commands/windows';
 
-export const CLI_VERSION = '0.1.0';
+const { version: CLI_VERSION } = createRequire(import.meta.url)('../../package.json') as {
+  version: string;
+};
 
 /** The `changectl` program over the given streams; one context shared by its commands. */
 export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {

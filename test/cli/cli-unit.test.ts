@@ -18,7 +18,7 @@ import { changeLogFromStatus, renderChangeLogMarkdown } from '../../src/cli/form
 import { renderChangeList, type ChangeListEntry } from '../../src/cli/format/list';
 import { renderStatus, waitingFor } from '../../src/cli/format/status';
 import { relativeTime, formatTime } from '../../src/cli/format/text';
-import { colorsFor } from '../../src/cli/output';
+import { colorsFor, Printer } from '../../src/cli/output';
 import { runCli } from '../../src/cli/program';
 import { FailureType } from '../../src/errors';
 import { ChangeAlreadyExistsError } from '../../src/temporal/start';
@@ -165,13 +165,19 @@ describe('changectl error mapping', () => {
     assert.deepEqual(report.lines, ['refused: alice requested CHG-1 and cannot approve it']);
   });
 
-  it('maps an update failing for another reason to 1', () => {
-    const failure = ApplicationFailure.create({
-      message: 'boom',
+  it('maps an update the workflow finds invalid to 2, and any other failed update to 1', () => {
+    const invalid = ApplicationFailure.create({
+      message: 'a rejection needs a reason',
       type: FailureType.InvalidRequest,
     });
-    const report = reportFailure(new WorkflowUpdateFailedError('Workflow Update failed', failure));
-    assert.equal(report.exitCode, ExitCode.Failed);
+    const invalidReport = reportFailure(new WorkflowUpdateFailedError('Update failed', invalid));
+    assert.equal(invalidReport.exitCode, ExitCode.InvalidInput);
+    assert.deepEqual(invalidReport.lines, ['a rejection needs a reason']);
+    const other = ApplicationFailure.create({ message: 'boom', type: FailureType.OutsideWindow });
+    assert.equal(
+      reportFailure(new WorkflowUpdateFailedError('Update failed', other)).exitCode,
+      ExitCode.Failed,
+    );
   });
 
   it('maps a missing workflow to 4 naming the change', () => {
@@ -386,6 +392,24 @@ describe('changectl formatting', () => {
     assert.equal(formatTime('2026-12-01T02:00:00.123Z'), '2026-12-01 02:00:00Z');
     assert.equal(relativeTime('2026-12-01T01:30:45Z', now), 'in 45s');
     assert.equal(relativeTime('2026-11-30T23:00:00Z', now), '2h30m ago');
+  });
+});
+
+describe('changectl progress line', () => {
+  it('is drawn and erased in place on a terminal, and never written to a pipe', () => {
+    const tty = captureIo({ tty: true });
+    const onTty = new Printer(tty);
+    onTty.progress('⠋ watching');
+    onTty.line('2026-12-01 02:00:00Z  bob  approved');
+    assert.equal(
+      tty.stdoutText(),
+      '\r\u001b[2K⠋ watching\r\u001b[2K2026-12-01 02:00:00Z  bob  approved\n',
+    );
+    const pipe = captureIo({ tty: false });
+    const onPipe = new Printer(pipe);
+    onPipe.progress('⠋ watching');
+    onPipe.line('done');
+    assert.equal(pipe.stdoutText(), 'done\n');
   });
 });
 

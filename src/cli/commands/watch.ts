@@ -105,7 +105,7 @@ class ChangeWatch {
       const waiting = status ? waitingFor(status, new Date()) : undefined;
       const state = status ? stateColor(status.state, out.colors)(status.state) : 'connecting';
       out.progress(
-        `${out.colors.cyan(spinner)} ${state}${waiting ? ` · waiting for ${waiting}` : ''} · ${elapsed}`,
+        `${out.colors.cyan(spinner)} ${state} · ${elapsed}${waiting ? ` · waiting for ${waiting}` : ''}`,
       );
       await sleep(Math.min(SPINNER_TICK_MS, Math.max(0, until - Date.now())));
     }
