@@ -134,11 +134,14 @@ class ChangeWatch {
         if (isUnavailable(err)) throw err;
         const ending = await this.endingFromResult();
         if (ending) return ending;
-        failingSince ??= Date.now();
-        if (Date.now() - failingSince > UNANSWERED_LIMIT_MS) throw err;
-        this.ctx.out.warn(
-          `no answer from change ${this.change.id} (is the worker running?): ${err instanceof Error ? err.message : String(err)}`,
-        );
+        if (failingSince === undefined) {
+          failingSince = Date.now();
+          this.ctx.out.warn(
+            `no answer from change ${this.change.id} (is the worker running?): ${err instanceof Error ? err.message : String(err)}`,
+          );
+        } else if (Date.now() - failingSince > UNANSWERED_LIMIT_MS) {
+          throw err;
+        }
       }
       if (status) {
         this.observe(status);
