@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import {
   describeConfig,
   parseWorkerConfig,
@@ -10,6 +15,7 @@ import {
   type WorkerConfig,
 } from '../../worker/config';
 import { loadConnectionOptions, ConnectionConfigError } from '../../src/temporal/connection';
+import { createWorkerOptions, workflowsPath } from '../../worker/worker';
 
 const dir = mkdtempSync(join(tmpdir(), 'changectl-worker-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -341,5 +347,95 @@ describe('loadConnectionOptions', () => {
       (err: unknown) =>
         err instanceof ConnectionConfigError && err.issues[0]?.variable === 'profile',
     );
+  });
+});
+
+describe('createWorkerOptions', () => {
+  // Worker options only pass the connection and the client on; nothing is called on them here.
+  const connection = {} as NativeConnection;
+  const client = {} as Client;
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', skipTLSVerify: false }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+
+  it('bundles the workflows from source outside production', () => {
+    const options = createWorkerOptions(parseWorkerConfig(baseEnv()), connection, client, {
+      kubeConfig,
+    });
+    assert.equal(options.workflowsPath, workflowsPath);
+    assert.ok(existsSync(workflowsPath), workflowsPath);
+    assert.equal(options.workflowBundle, undefined);
+    assert.equal(options.taskQueue, 'changectl');
+    assert.equal(options.namespace, 'default');
+    assert.equal(options.connection, connection);
+  });
+
+  it('loads the prebuilt bundle in production', () => {
+    const config = parseWorkerConfig(
+      baseEnv({
+        NODE_ENV: 'production',
+        CHANGECTL_WORKFLOW_BUNDLE: bundlePath,
+        CHANGECTL_TASK_QUEUE: 'changes',
+        TEMPORAL_NAMESPACE: 'prod',
+      }),
+    );
+    const options = createWorkerOptions(config, connection, client, { kubeConfig });
+    assert.deepEqual(options.workflowBundle, { codePath: bundlePath });
+    assert.equal(options.workflowsPath, undefined);
+    assert.equal(options.taskQueue, 'changes');
+    assert.equal(options.namespace, 'prod');
+  });
+
+  it('registers the activities of every outside system', () => {
+    const options = createWorkerOptions(parseWorkerConfig(baseEnv()), connection, client, {
+      kubeConfig,
+    });
+    const names = Object.keys(options.activities ?? {});
+    for (const name of [
+      'checkRollbackReadiness',
+      'startRollout',
+      'rollbackRollout',
+      'createBackup',
+      'restoreBackup',
+      'validateQueries',
+      'watchMetrics',
+      'notify',
+      'loadPolicy',
+      'requestServiceLock',
+      'releaseServiceLock',
+    ]) {
+      assert.ok(names.includes(name), `${name} is registered`);
+    }
+  });
+});
+
+describe('worker entry point', () => {
+  it('exits 2 naming the bad variables, without connecting anywhere', async () => {
+    const main = fileURLToPath(new URL('../../worker/main.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', main], {
+      env: {
+        PATH: process.env.PATH,
+        TEMPORAL_CONFIG_FILE: temporalToml,
+        // Nothing listens here; a connection attempt would fail differently (exit 1).
+        TEMPORAL_ADDRESS: '127.0.0.1:1',
+        PROMETHEUS_URL: 'http://127.0.0.1:9090',
+        PROMETHEUS_BEARER_TOKEN: SECRETS.PROMETHEUS_BEARER_TOKEN,
+        CHANGECTL_NOTIFY_LOG: 'maybe',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(code, 2, output);
+    assert.match(output, /CHANGECTL_POLICY: required/);
+    assert.match(output, /CHANGECTL_NOTIFY_LOG: expected true or false/);
+    assert.doesNotMatch(output, /starting|polling/);
+    assertNoSecrets(output);
   });
 });

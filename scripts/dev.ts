@@ -1,0 +1,63 @@
+// `npm run dev`: the whole local stack in the foreground (Temporal with its Web UI, the sandbox
+// cluster, Prometheus, a worker); Ctrl-C stops all of it.
+import { parseArgs } from 'node:util';
+import { DevStackRunningError, displayPath, startDevStack } from '../src/devstack';
+
+const usage = 'usage: npm run dev -- [--ui-port N] [--quiet-worker]';
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      'ui-port': { type: 'string' },
+      'quiet-worker': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  let uiPort: number | undefined;
+  if (values['ui-port'] !== undefined) {
+    uiPort = Number(values['ui-port']);
+    if (!Number.isInteger(uiPort) || uiPort < 1 || uiPort > 65535) {
+      console.error(`--ui-port expects a port number, got ${JSON.stringify(values['ui-port'])}`);
+      return 2;
+    }
+  }
+
+  const started = Date.now();
+  let stack;
+  try {
+    stack = await startDevStack({
+      exitOnSignal: true,
+      echoWorker: !values['quiet-worker'],
+      log: (line) => console.log(line),
+      ...(uiPort !== undefined ? { uiPort } : {}),
+    });
+  } catch (err) {
+    if (err instanceof DevStackRunningError) {
+      console.error(err.message);
+      return 1;
+    }
+    throw err;
+  }
+
+  const envFile = displayPath(stack.envFile);
+  console.log(`\nready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  for (const [key, value] of Object.entries(stack.env)) console.log(`  ${key}=${value}`);
+  console.log(`\nTemporal Web UI: ${stack.uiUrl}`);
+  console.log(`in another shell: source ${envFile}`);
+  console.log(`logs: ${displayPath(stack.stateDir)}/{temporal,worker,prometheus}.log`);
+  console.log('Ctrl-C stops everything\n');
+  // The stack's signal handlers end the process; until then, its children keep the loop alive.
+  return new Promise<number>(() => undefined);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`dev stack failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

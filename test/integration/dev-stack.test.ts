@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Connection } from '@temporalio/client';
+import { parse as parseYaml } from 'yaml';
+import {
+  acquireDevStackLock,
+  DevStackRunningError,
+  startDevStack,
+  type DevStack,
+  type LockRecord,
+} from '../../src/devstack';
+import { changeSearchAttributes } from '../../src/temporal/search-attributes';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    await response.body?.cancel();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `export KEY=value` lines back into a record (values here need no shell quoting). */
+function parseDevEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n').filter(Boolean)) {
+    const match = /^export ([A-Z_]+)=(.*)$/.exec(line);
+    assert.ok(match, `an export line: ${line}`);
+    env[match[1] as string] = match[2] as string;
+  }
+  return env;
+}
+
+describe('dev stack', () => {
+  let stateDir: string;
+  let stack: DevStack | undefined;
+  let lock: LockRecord;
+  const lines: string[] = [];
+
+  before(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'changectl-dev-'));
+    stack = await startDevStack({ stateDir, log: (line) => lines.push(line) });
+    lock = JSON.parse(await readFile(join(stateDir, 'dev.pid'), 'utf8')) as LockRecord;
+  });
+  after(async () => {
+    await stack?.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('writes dev.env with every setting, all on loopback', async () => {
+    assert.ok(stack);
+    const env = parseDevEnv(await readFile(join(stateDir, 'dev.env'), 'utf8'));
+    assert.deepEqual(env, stack.env);
+    assert.deepEqual(Object.keys(env).sort(), [
+      'CHANGECTL_NOTIFY_FILE',
+      'CHANGECTL_POLICY',
+      'CHANGECTL_TASK_QUEUE',
+      'KUBECONFIG',
+      'PROMETHEUS_URL',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_UI_URL',
+    ]);
+    assert.match(env.TEMPORAL_ADDRESS ?? '', /^127\.0\.0\.1:\d+$/);
+    assert.match(env.PROMETHEUS_URL ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(env.TEMPORAL_UI_URL, stack.uiUrl);
+    assert.match(stack.uiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(env.KUBECONFIG, join(stateDir, 'kubeconfig'));
+    assert.equal(env.CHANGECTL_NOTIFY_FILE, join(stateDir, 'notifications.jsonl'));
+    assert.match(env.CHANGECTL_POLICY ?? '', /examples\/policy\.yaml$/);
+    assert.equal(env.CHANGECTL_TASK_QUEUE, 'changectl');
+    assert.ok(existsSync(join(stateDir, 'temporal.db')), 'Temporal keeps its state in the folder');
+  });
+
+  it('runs Temporal with the search attributes and the Web UI', async () => {
+    assert.ok(stack);
+    const connection = await Connection.connect({ address: stack.env.TEMPORAL_ADDRESS });
+    try {
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({
+        namespace: 'default',
+      });
+      for (const key of changeSearchAttributes) {
+        assert.ok(key.name in customAttributes, `${key.name} is registered`);
+      }
+      const { pollers } = await connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: 'changectl', kind: 1 },
+        taskQueueType: 2,
+      });
+      assert.ok(
+        pollers?.some((p) => p.identity?.startsWith(`${lock.children.worker}@`)),
+        'the worker polls for activities',
+      );
+    } finally {
+      await connection.close();
+    }
+    const ui = await fetch(stack.uiUrl);
+    await ui.body?.cancel();
+    assert.equal(ui.status, 200);
+  });
+
+  it('serves the sandbox cluster at the kubeconfig address', async () => {
+    assert.ok(stack);
+    const kubeconfig = parseYaml(await readFile(stack.env.KUBECONFIG ?? '', 'utf8')) as {
+      clusters: { cluster: { server: string } }[];
+      users: { user: { token?: string } }[];
+    };
+    const server = kubeconfig.clusters[0]?.cluster.server ?? '';
+    assert.match(server, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const token = kubeconfig.users[0]?.user.token;
+    const response = await fetch(`${server}/apis/apps/v1/namespaces/production/deployments`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    assert.equal(response.status, 200);
+    const list = (await response.json()) as { items: { metadata: { name: string } }[] };
+    assert.ok(list.items.some((d) => d.metadata.name === 'api-gateway'));
+  });
+
+  it('has Prometheus scraping the sandbox', async () => {
+    assert.ok(stack);
+    const kubeconfig = parseYaml(await readFile(stack.env.KUBECONFIG ?? '', 'utf8')) as {
+      clusters: { cluster: { server: string } }[];
+    };
+    const sandboxUrl = kubeconfig.clusters[0]?.cluster.server;
+    const response = await fetch(`${stack.env.PROMETHEUS_URL}/api/v1/targets?state=active`);
+    const body = (await response.json()) as {
+      data: { activeTargets: { scrapeUrl: string; health: string }[] };
+    };
+    assert.deepEqual(
+      body.data.activeTargets.map((t) => [t.scrapeUrl, t.health]),
+      [[`${sandboxUrl}/metrics`, 'up']],
+    );
+  });
+
+  it('refuses a second start while one runs, naming the pid and the env file', async () => {
+    await assert.rejects(startDevStack({ stateDir, log: () => undefined }), (err: unknown) => {
+      assert.ok(err instanceof DevStackRunningError);
+      assert.equal(err.pid, process.pid);
+      assert.match(err.message, new RegExp(`already running \\(pid ${process.pid}\\)`));
+      assert.ok(err.message.includes(join(stateDir, 'dev.env')));
+      return true;
+    });
+    assert.ok(stack);
+    assert.ok(await answers(stack.env.PROMETHEUS_URL ?? ''), 'the running stack is untouched');
+  });
+
+  it('stops every part and leaves no process, lock or env file behind', async () => {
+    assert.ok(stack);
+    const pids = Object.values(lock.children);
+    assert.equal(pids.length, 2, 'Temporal and the worker are recorded in the lock');
+    const running = stack;
+    const started = Date.now();
+    await running.stop();
+    const stopMs = Date.now() - started;
+    for (const pid of pids) assert.equal(isAlive(pid), false, `process ${pid} is gone`);
+    assert.equal(existsSync(join(stateDir, 'dev.pid')), false);
+    assert.equal(existsSync(join(stateDir, 'dev.env')), false);
+    assert.equal(await answers(running.env.PROMETHEUS_URL ?? ''), false);
+    assert.equal(await answers(running.uiUrl), false);
+    const kubeconfig = await readFile(running.env.KUBECONFIG ?? '', 'utf8');
+    const server = /server: (\S+)/.exec(kubeconfig)?.[1] ?? '';
+    assert.equal(await answers(`${server}/version`), false);
+    assert.ok(stopMs < 30_000, `stopped in ${stopMs} ms`);
+    stack = undefined;
+  });
+});
+
+describe('dev stack lock', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'changectl-dev-lock-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('takes over a stale lock and ends the processes the crashed stack left', async () => {
+    const lockFile = join(dir, 'dev.pid');
+    const envFile = join(dir, 'dev.env');
+    const gone = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => gone.once('exit', resolve));
+    // A leftover "worker": its command line names worker/main.ts, as the real one does.
+    const leftover = spawn(
+      process.execPath,
+      ['-e', 'setInterval(() => {}, 1000)', 'worker/main.ts'],
+      {
+        detached: true,
+        stdio: 'ignore',
+      },
+    );
+    const leftoverExited = new Promise((resolve) => leftover.once('exit', resolve));
+    await writeFile(
+      lockFile,
+      JSON.stringify({
+        pid: gone.pid,
+        startedAt: new Date().toISOString(),
+        envFile,
+        children: { worker: leftover.pid },
+      }),
+    );
+    const messages: string[] = [];
+    const record = await acquireDevStackLock(lockFile, envFile, (line) => messages.push(line));
+    assert.equal(record.pid, process.pid);
+    assert.deepEqual((JSON.parse(await readFile(lockFile, 'utf8')) as LockRecord).pid, process.pid);
+    await leftoverExited;
+    assert.equal(isAlive(leftover.pid ?? -1), false);
+    assert.match(messages.join('\n'), new RegExp(`stale lock from pid ${gone.pid}`));
+    await rm(lockFile);
+  });
+
+  it('leaves alone a recorded pid that is now some other program', async () => {
+    const lockFile = join(dir, 'dev.pid');
+    const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    try {
+      await writeFile(
+        lockFile,
+        JSON.stringify({ pid: 2 ** 22 + 1, envFile: '', children: { worker: bystander.pid } }),
+      );
+      await acquireDevStackLock(lockFile, join(dir, 'dev.env'), () => undefined);
+      assert.equal(isAlive(bystander.pid ?? -1), true);
+    } finally {
+      bystander.kill('SIGKILL');
+      await rm(lockFile, { force: true });
+    }
+  });
+
+  it('refuses while the holder lives', async () => {
+    const lockFile = join(dir, 'dev.pid');
+    await writeFile(lockFile, JSON.stringify({ pid: process.pid, envFile: '/x/dev.env' }));
+    await assert.rejects(
+      acquireDevStackLock(lockFile, join(dir, 'dev.env'), () => undefined),
+      (err: unknown) => err instanceof DevStackRunningError && err.envFile === '/x/dev.env',
+    );
+    await rm(lockFile);
+  });
+});
