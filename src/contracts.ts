@@ -138,7 +138,11 @@ export interface KubernetesActivities {
   /** After a successful watch: blueGreen scales the old colour down; others have nothing to do. */
   finalizeRollout(input: { plan: RolloutPlan; rollout: RolloutResult }): Promise<void>;
   rolloutHistory(input: { namespace: string; deployment: string }): Promise<RevisionInfo[]>;
-  recentEvents(input: { namespace: string; sinceMs: number; names?: string[] }): Promise<EventInfo[]>;
+  recentEvents(input: {
+    namespace: string;
+    sinceMs: number;
+    names?: string[];
+  }): Promise<EventInfo[]>;
 }
 
 // ---------------------------------------------------------------- Velero
@@ -284,4 +288,26 @@ export interface NotificationActivities {
 export interface PolicyActivities {
   /** Reads and validates the policy file the worker is configured with. */
   loadPolicy(): Promise<Policy>;
+}
+
+// ---------------------------------------------------------------- Per-service lock
+
+export interface LockActivities {
+  /** Asks the lock workflow of one environment/service for the lock, starting it if needed. */
+  requestServiceLock(input: {
+    lockWorkflowId: string;
+    taskQueue: string;
+    lockId: string;
+    changeId: string;
+    workflowId: string;
+    emergency: boolean;
+  }): Promise<void>;
+  /** Gives the lock back (or leaves the queue); a lock workflow that is gone is fine. */
+  releaseServiceLock(input: {
+    lockWorkflowId: string;
+    lockId: string;
+    workflowId: string;
+  }): Promise<void>;
+  /** Whether a change workflow is still running: lets a lock recover from a holder that vanished. */
+  isWorkflowOpen(input: { workflowId: string }): Promise<boolean>;
 }

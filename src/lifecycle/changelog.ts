@@ -1,0 +1,58 @@
+import type { ChangeLog, ChangeStatus, EndState } from './status';
+import { isEndState } from './status';
+
+function verificationText(status: ChangeStatus): ChangeLog['changeLog']['verification'] {
+  const v = status.verification;
+  const preflight = status.preflight.checks.map((c) => `${c.ok ? 'passed' : 'FAILED'}: ${c.name}`);
+  const watched = v.watchStartedAt
+    ? [
+        `watch ${v.watchStartedAt} → ${v.watchEndsAt ?? '?'} on ${Object.keys(v.baseline).join(', ') || 'the request metrics'}`,
+      ]
+    : [];
+  const issues = [
+    ...status.preflight.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`),
+    ...(status.backup.error ? [`backup: ${status.backup.error}`] : []),
+    ...(status.rollout.rollback ? [`rolled back: ${status.rollout.rollback.reason}`] : []),
+    ...v.evaluations
+      .filter((e) => e.status !== 'passed')
+      .slice(-5)
+      .map((e) => `${e.at} ${e.metric} ${e.status}${e.message ? `: ${e.message}` : ''}`),
+  ];
+  return {
+    tests: [...preflight, ...watched].join('; ') || 'none run',
+    results: `${v.outcome}${v.summary ? `: ${v.summary}` : ''}`,
+    issues: issues.length ? issues.join('; ') : 'none',
+  };
+}
+
+/** The change log: seed 000's changeLog fields, plus approvals, window, backup and timeline. */
+export function buildChangeLog(status: ChangeStatus): ChangeLog {
+  const state: EndState = isEndState(status.state) ? status.state : 'failed';
+  return {
+    changeLog: {
+      id: status.id,
+      date: (status.endedAt ?? status.submittedAt).slice(0, 10),
+      type: status.type,
+      state,
+      emergency: status.type === 'emergency',
+      change: {
+        description: status.description,
+        reason: status.reason ?? status.title,
+        impact: status.impact,
+        result: status.outcome ?? status.state,
+      },
+      verification: verificationText(status),
+      risk: status.risk,
+      approvals: {
+        required: status.approvals.required.summary || status.approvals.required.reasons.join('; '),
+        received: status.approvals.received,
+        refused: status.approvals.refused,
+      },
+      window: status.window,
+      backup: status.backup,
+      rollout: status.rollout,
+      ...(status.emergency ? { emergencyRecord: status.emergency } : {}),
+      timeline: status.timeline,
+    },
+  };
+}

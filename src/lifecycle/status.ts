@@ -1,0 +1,198 @@
+/**
+ * The state of a change as its workflow keeps it and its `status` query returns it. Pure data,
+ * shared by workflows, CLI and tests.
+ */
+import type { ChangeType, RiskLevel, RolloutStrategy } from '../change/request';
+import type {
+  DeploymentState,
+  Measurement,
+  RestoreResult,
+  RollbackResult,
+  RolloutResult,
+  WatchOutcome,
+} from '../contracts';
+import type { ApprovalRecord, ApprovalRequirement } from '../policy/approvals';
+import type { Blocker } from '../policy/windows';
+
+export const plannedStates = [
+  'submitted',
+  'awaiting-approval',
+  'scheduled',
+  'preflight',
+  'backing-up',
+  'rolling-out',
+  'watching',
+] as const;
+export const emergencyStates = [
+  'submitted',
+  'awaiting-ic-approval',
+  'preflight',
+  'backing-up',
+  'rolling-out',
+  'watching',
+  'awaiting-documentation',
+] as const;
+export const endStates = ['completed', 'rejected', 'cancelled', 'rolled-back', 'failed'] as const;
+
+export type EndState = (typeof endStates)[number];
+export type ChangeState =
+  | (typeof plannedStates)[number]
+  | (typeof emergencyStates)[number]
+  | EndState;
+
+export function isEndState(state: ChangeState): state is EndState {
+  return (endStates as readonly string[]).includes(state);
+}
+
+/** Ends that count as unsuccessful (`changectl watch` exits 1 on them). */
+export function isUnsuccessful(state: ChangeState): boolean {
+  return (
+    state === 'rejected' || state === 'cancelled' || state === 'rolled-back' || state === 'failed'
+  );
+}
+
+export interface TimelineEntry {
+  at: string;
+  actor: string;
+  event: string;
+  detail?: string;
+}
+
+export interface RefusedAttempt {
+  by: string;
+  at: string;
+  reason: string;
+  action: 'approve' | 'reject' | 'document';
+  via: 'signal' | 'update';
+}
+
+export interface PreflightCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface DocumentationRecord {
+  rootCause: string;
+  changed: string;
+  postIncidentReview: string;
+  by: string;
+  at: string;
+  late: boolean;
+}
+
+export interface ChangeStatus {
+  id: string;
+  workflowId: string;
+  type: ChangeType;
+  title: string;
+  requestedBy: string;
+  state: ChangeState;
+  environment: string;
+  namespace: string;
+  services: string[];
+  description: string;
+  reason?: string;
+  impact: string;
+  /** The level in force: the declared one, raised by policy. */
+  risk: RiskLevel;
+  riskDeclared: RiskLevel;
+  riskRaisedBy: string[];
+  submittedAt: string;
+  endedAt?: string;
+  approvals: {
+    required: ApprovalRequirement & { summary: string };
+    received: ApprovalRecord[];
+    refused: RefusedAttempt[];
+    rejected?: { by: string; at: string; reason: string };
+    expiresAt?: string;
+  };
+  window: {
+    notBefore?: string;
+    scheduledFor?: string;
+    windowEnd?: string;
+    windowNames: string[];
+    waitingFor?: string;
+    bypassed: Blocker[];
+  };
+  preflight: { checks: PreflightCheck[] };
+  backup: {
+    name?: string;
+    restoreCommand?: string;
+    phase?: string;
+    error?: string;
+    restore?: RestoreResult;
+  };
+  rollout: {
+    strategy: RolloutStrategy;
+    deployment: string;
+    image?: string;
+    before?: DeploymentState;
+    result?: RolloutResult;
+    canaryWeight?: number;
+    rollback?: RollbackResult & { reason: string; at: string };
+  };
+  verification: {
+    outcome: WatchOutcome | 'pending' | 'not-run';
+    summary?: string;
+    watchStartedAt?: string;
+    watchEndsAt?: string;
+    baseline: Record<string, number | null>;
+    evaluations: Measurement[];
+    awaitingDecisionUntil?: string;
+  };
+  emergency?: {
+    incident: string;
+    incidentCommander?: string;
+    breakGlass: boolean;
+    approvalOwed: boolean;
+    documentationDueAt?: string;
+    documentation?: DocumentationRecord;
+    reminders: number;
+    escalations: number;
+    undocumented: boolean;
+  };
+  /** Why the change ended as it did, in one line. */
+  outcome?: string;
+  timeline: TimelineEntry[];
+}
+
+/** The workflow's result: the change log, in seed 000's shape plus what changectl adds. */
+export interface ChangeLog {
+  changeLog: {
+    id: string;
+    date: string;
+    type: ChangeType;
+    state: EndState;
+    emergency: boolean;
+    change: {
+      description: string;
+      reason: string;
+      impact: string;
+      result: string;
+    };
+    verification: {
+      tests: string;
+      results: string;
+      issues: string;
+    };
+    risk: RiskLevel;
+    approvals: {
+      required: string;
+      received: ApprovalRecord[];
+      refused: RefusedAttempt[];
+    };
+    window: ChangeStatus['window'];
+    backup: ChangeStatus['backup'];
+    rollout: ChangeStatus['rollout'];
+    emergencyRecord?: ChangeStatus['emergency'];
+    timeline: TimelineEntry[];
+  };
+}
+
+export interface ChangeInput {
+  /** The validated request (validated again by the workflow). */
+  request: unknown;
+  /** When the CLI received it; informational only, the workflow keeps its own time. */
+  submittedAt?: string;
+}
