@@ -6,17 +6,28 @@ import {
   Runtime,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { changeSearchAttributes } from '../../src/temporal/search-attributes';
+import { changeSearchAttributes, indexedValueTypes } from '../../src/temporal/search-attributes';
 import { toolPath } from '../../src/tools';
 
 // Worker state changes at INFO drown test output; warnings and errors still show.
-Runtime.install({ logger: new DefaultLogger(process.env.TEMPORAL_LOG_LEVEL === 'DEBUG' ? 'DEBUG' : 'WARN') });
+Runtime.install({
+  logger: new DefaultLogger(process.env.TEMPORAL_LOG_LEVEL === 'DEBUG' ? 'DEBUG' : 'WARN'),
+});
 
-/** A time-skipping server from the provisioned binary; nothing is downloaded. */
-export function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
+/**
+ * A time-skipping server from the provisioned binary (nothing is downloaded), with changectl's
+ * search attributes registered as on a real namespace.
+ */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
   });
+  // The test server implements adding search attributes but not listing them.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: indexedValueTypes(changeSearchAttributes),
+  });
+  return env;
 }
 
 /** A real Temporal dev server on loopback with changectl's search attributes registered. */

@@ -1,0 +1,3 @@
+export { plannedChange } from './planned';
+export { emergencyChange } from './emergency';
+export { serviceLock } from './lock';
