@@ -12,9 +12,7 @@ export class ToolMissingError extends Error {
     readonly tool: ToolName,
     readonly looked: string,
   ) {
-    super(
-      `${tool} is not installed (looked for ${looked}); run 'npm run provision' to install it`,
-    );
+    super(`${tool} is not installed (looked for ${looked}); run 'npm run provision' to install it`);
     this.name = 'ToolMissingError';
   }
 }

@@ -77,10 +77,17 @@ describe('Temporal dev server', () => {
     });
     const workflowId = uniqueWorkflowId(t.name);
     const result = await worker.runUntil(
-      env.client.workflow.execute(smokeWorkflow, { taskQueue, workflowId, args: ['dev-server', 200] }),
+      env.client.workflow.execute(smokeWorkflow, {
+        taskQueue,
+        workflowId,
+        args: ['dev-server', 200],
+      }),
     );
     assert.equal(result, 'hello dev-server');
     const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    assert.ok(history.events?.some((e) => e.timerFiredEventAttributes), 'a real timer fired');
+    assert.ok(
+      history.events?.some((e) => e.timerFiredEventAttributes),
+      'a real timer fired',
+    );
   });
 });
