@@ -44,7 +44,7 @@ export function buildChangeLog(status: ChangeStatus): ChangeLog {
       verification: verificationText(status),
       risk: status.risk,
       approvals: {
-        required: status.approvals.required.summary || status.approvals.required.reasons.join('; '),
+        required: status.approvals.required.reasons.join('; ') || status.approvals.required.summary,
         received: status.approvals.received,
         refused: status.approvals.refused,
       },
