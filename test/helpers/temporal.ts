@@ -32,7 +32,7 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
 
 /** A real Temporal dev server on loopback with changectl's search attributes registered. */
 export function createDevServerEnv(
-  options: { ui?: boolean; dbFilename?: string } = {},
+  options: { ui?: boolean; dbFilename?: string; port?: number } = {},
 ): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
@@ -41,6 +41,7 @@ export function createDevServerEnv(
       searchAttributes: [...changeSearchAttributes],
       ui: options.ui ?? false,
       ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}),
+      ...(options.port ? { port: options.port } : {}),
     },
   });
 }
