@@ -32,6 +32,11 @@ export async function plannedChange(input: ChangeInput): Promise<ChangeLog> {
       ),
     (by) =>
       withPolicy(run, (policy) => checkRejection(policy, run.request, by, decidedAlready(run))),
+    // The status shows what is still missing as soon as an approval lands, not when the
+    // approval loop next wakes (which is only at quorum, a reminder or expiry).
+    () => {
+      run.status.approvals.required.summary = run.approvalSummary();
+    },
   );
 
   return await run.execute(async () => {
