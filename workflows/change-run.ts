@@ -145,6 +145,8 @@ export class ChangeRun {
   private rolloutStartedAt?: string;
   /** How an operator undoes the rollout by hand; from the readiness check. */
   rollbackCommand = '';
+  /** The failed rollback already paged people; the end must not page them a second time. */
+  private rollbackFailureAnnounced = false;
 
   constructor(
     input: ChangeInput,
@@ -901,7 +903,13 @@ export class ChangeRun {
         () => this.watchEndsAt,
       ),
     );
-    if (!watched) return { passed: false, reason: this.rollbackRequest?.reason ?? 'interrupted' };
+    if (!watched) {
+      // Cut short, the watch gave no verdict; like a segment that cannot finish, it never passes.
+      const reason = this.rollbackRequest?.reason ?? 'interrupted';
+      this.status.verification.outcome = 'inconclusive';
+      this.status.verification.summary = `watch stopped early: ${reason}`;
+      return { passed: false, reason };
+    }
     const result: WatchResult = watched.value;
     this.status.verification.outcome = result.outcome;
     this.status.verification.summary = result.reason;
@@ -978,6 +986,7 @@ export class ChangeRun {
         this.record(SYSTEM, 'rollback failed', message);
         const outcome = `ROLLBACK FAILED after "${reason}": ${message}; manual action needed: ${this.rollbackCommand}`;
         await this.notify('failed', endedText(this.status, '🚨 ROLLBACK FAILED', outcome));
+        this.rollbackFailureAnnounced = true;
         return { state: 'failed' as const, outcome };
       }
 
@@ -1094,7 +1103,7 @@ export class ChangeRun {
     this.status.endedAt = now();
     this.setState(state, outcome);
     log.info('change ended', { changeId: this.status.id, state, outcome });
-    if (state === 'failed' && !this.status.rollout.rollback) {
+    if (state === 'failed' && !this.status.rollout.rollback && !this.rollbackFailureAnnounced) {
       await this.notify('failed', endedText(this.status, '❌ FAILED', outcome));
     } else if (state === 'rejected') {
       await this.notify('rejected', endedText(this.status, '🚫 REJECTED', outcome), [

@@ -252,6 +252,38 @@ describe('planned change: failures and rollbacks', () => {
     assert.equal(lock.holder, undefined);
   });
 
+  it('ends failed and asks for manual action when the rollback itself fails', async (t) => {
+    const run = await runApprovedChange(t.name, {
+      watch: 'failed',
+      rollbackFails: 'deployments.apps "x" is forbidden',
+    });
+    const { fakes, status } = run;
+    assert.equal(status.state, 'failed');
+    assert.equal(
+      status.outcome,
+      'ROLLBACK FAILED after "verification failed: error-rate failed": deployments.apps "x" is forbidden; manual action needed: ' +
+        `kubectl rollout undo deployment/${run.service} -n production`,
+    );
+    assertEventsInOrder(status, [
+      'watch failed',
+      'rolling back',
+      'rollback failed',
+      'state: failed',
+    ]);
+    // Nobody is told the service is fine: no check after a rollback that did not happen.
+    assert.equal(fakes.called('watchMetrics').length, 1);
+    assert.deepEqual(
+      fakes.notifications.map((n) => n.kind),
+      ['approval-requested', 'deploying', 'failed'],
+      'one page for the failed rollback, not two',
+    );
+    assert.equal(
+      fakes.notifications[2]?.text,
+      `🚨 ROLLBACK FAILED: ${run.id} Upgrade api-gateway to v2.5.0\nReason: ${status.outcome}`,
+    );
+    assert.equal(run.lock.holder, undefined);
+  });
+
   it('rolls back automatically when the watch sees a breach', async (t) => {
     const run = await runApprovedChange(t.name, { watch: watchThen('failed') });
     const { fakes, status, log, lock } = run;

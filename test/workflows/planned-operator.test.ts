@@ -154,6 +154,13 @@ describe('planned change: operator messages', () => {
       backupName,
     });
     assert.equal(fakes.called('finalizeRollout').length, 0);
+    // A watch cut short gave no verdict: the ended change must not read as still watching.
+    assert.equal(status.verification.outcome, 'inconclusive');
+    assert.equal(
+      status.verification.summary,
+      'watch stopped early: rollback requested by bob: p99 latency climbing',
+    );
+    assert.match(log.changeLog.verification.results, /^inconclusive: watch stopped early: /);
     // The held watch, then the check after the rollback and restore.
     assert.equal(fakes.called('watchMetrics').length, 2);
     const requested = status.timeline.find((e) => e.event === 'rollback requested');
@@ -375,6 +382,11 @@ describe('planned change: operator messages', () => {
       const rollback = assertRolledBackThenCancelled(run, fakes);
       assert.equal(rollback.rollout?.revision, 5, 'the rollback knows what it undoes');
       assert.equal(fakes.called('watchMetrics').length, 2);
+      assert.equal(run.status.verification.outcome, 'inconclusive');
+      assert.equal(
+        run.status.verification.summary,
+        `watch stopped early: cancelled by bob: ${reason}`,
+      );
     });
   });
 });
