@@ -47,6 +47,7 @@ import { assessRisk } from '../src/policy/risk';
 import type { Policy } from '../src/policy/schema';
 import { blockersAt, type WindowTarget } from '../src/policy/windows';
 import { changeStateKey, riskLevelKey } from '../src/temporal/search-attributes';
+import { queryLookbackMs } from '../src/verification/lookback';
 import {
   kubernetesChecks,
   kubernetesRollouts,
@@ -99,6 +100,8 @@ interface OperatorRequest {
 const SYSTEM = 'changectl';
 /** How long the rollback's own verification watches the service after a rollback. */
 const ROLLBACK_CHECK_ROUNDS = 3;
+/** The longest the check waits for its queries' ranges to hold only post-rollback samples. */
+const ROLLBACK_SETTLE_MAX_MS = 10 * 60_000;
 
 function now(): string {
   return new Date().toISOString();
@@ -1039,7 +1042,13 @@ export class ChangeRun {
   private async verifyAfterRollback(): Promise<boolean> {
     const spec = this.request.spec.verification;
     const intervalMs = parseDuration(spec.interval) ?? 30_000;
-    const startedAt = Date.now();
+    // Rates over [1m] still count the bad version's requests for a minute after the rollback;
+    // the first round waits (in the activity) until they have left every query's range.
+    const settleMs = Math.min(
+      ROLLBACK_SETTLE_MAX_MS,
+      Math.max(0, ...spec.metrics.map((m) => queryLookbackMs(m.query))),
+    );
+    const startedAt = Date.now() + settleMs;
     try {
       const result = await runWatch(
         {
