@@ -250,9 +250,17 @@ describe('planned change: operator messages', () => {
       const fakes = createFakeActivities(env.client);
       const run = await runChange(t.name, fakes.activities, async (handle) => {
         await waitForStatus(handle, (s) => s.state === 'awaiting-approval', 'awaiting-approval');
+        await handle.signal(rollbackSignal, { actor: 'bob', reason: 'wrong image' });
         await handle.signal(cancelSignal, { actor: 'alice', reason });
       });
       assertCancelledCleanly(run, fakes, 'alice');
+      // Nothing to roll back yet: the rollback is refused with what to do instead.
+      const ignored = run.status.timeline.find((e) => e.event === 'rollback ignored');
+      assert.equal(ignored?.actor, 'bob');
+      assert.equal(
+        ignored?.detail,
+        'nothing rolled out yet (awaiting-approval); cancel the change instead',
+      );
       assert.deepEqual(
         fakes.calls.map((c) => c.name).filter((n) => n !== 'notify'),
         ['loadPolicy'],
