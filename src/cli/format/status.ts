@@ -43,11 +43,17 @@ export function waitingFor(status: ChangeStatus, now: Date): string | undefined 
     }
     case 'awaiting-ic-approval':
       return `approval by an incident commander${emergency?.incident ? ` for ${emergency.incident}` : ''}`;
-    case 'scheduled':
-      if (window.waitingFor) return window.waitingFor;
-      return window.scheduledFor
-        ? `the window to open at ${formatTimeFrom(window.scheduledFor, now)}`
-        : 'an allowed window';
+    case 'scheduled': {
+      // The workflow's line reads `waiting until <time>: <why>` or `waiting for the lock on ...`;
+      // callers print "waiting for" themselves.
+      const own = window.waitingFor?.replace(/^waiting (for )?/, '');
+      if (own !== undefined && !own.startsWith('until ')) return own;
+      if (!window.scheduledFor) return own ?? 'an allowed window';
+      const at = formatTimeFrom(window.scheduledFor, now);
+      return own?.includes(': ')
+        ? `the start at ${at}${own.slice(own.indexOf(': '))}`
+        : `the window to open at ${at}`;
+    }
     case 'preflight':
       return 'pre-flight checks';
     case 'backing-up':
