@@ -1,0 +1,309 @@
+/**
+ * Records the workflow histories that test/workflows/replay.test.ts replays against the current
+ * workflow code. Each path runs on its own time-skipping server with the test fakes, and is
+ * replayed once before its fixture is written, so a fixture that would not replay is never saved.
+ *
+ *   npm run record-histories                        # every path
+ *   npm run record-histories -- planned-completed   # only the named ones
+ *
+ * Change ids, the task queue and every input are fixed, so recording again changes only ids and
+ * times inside the history, unless the workflow code changed.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { changeWorkflowId, type ChangeRequest } from '../src/change/request';
+import type { ChangeLog, ChangeState } from '../src/lifecycle/status';
+import { changeStateKey } from '../src/temporal/search-attributes';
+import { startChange, type ChangeWorkflow } from '../src/temporal/start';
+import { approveUpdate, cancelSignal, documentUpdate } from '../workflows/messages';
+import {
+  createFakeActivities,
+  type ChangeActivities,
+  testPolicy,
+  testRequest,
+  watchResult,
+  type FakeScenario,
+} from '../test/helpers/fakes';
+import { historyToJson, type History } from '../test/helpers/history-json';
+import { createTimeSkippingEnv, workflowBundle } from '../test/helpers/temporal';
+
+const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+const historiesDir = fileURLToPath(new URL('../test/fixtures/histories/', import.meta.url));
+const taskQueue = 'record-histories';
+/** Real time a recording may wait for one state before it gives up. */
+const STATE_TIMEOUT_MS = 30_000;
+
+type Handle = WorkflowHandle<ChangeWorkflow>;
+type HistoryEvent = NonNullable<History['events']>[number];
+
+interface Recording {
+  name: string;
+  request: ChangeRequest;
+  scenario?: (client: Client) => FakeScenario;
+  /** Activities that replace the fakes' own for this path. */
+  activities?: (client: Client, fakes: ChangeActivities) => Partial<ChangeActivities>;
+  /** Sends the path's messages; runs while the worker does. */
+  drive?: (handle: Handle) => Promise<void>;
+  /** What the change log must show, or the recording is of the wrong path. */
+  expect: (log: ChangeLog) => string | undefined;
+}
+
+const emergencyRequest = (id: string) =>
+  testRequest(id, { type: 'emergency', incident: 'INC-42' }, { title: 'Hotfix api-gateway' });
+
+const recordings: Recording[] = [
+  {
+    name: 'planned-completed',
+    request: testRequest('REPLAY-1'),
+    drive: async (handle) => {
+      await waitForState(handle, 'awaiting-approval');
+      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'dave', comment: 'lgtm' }] });
+      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'bob' }] });
+    },
+    expect: (log) => expectState(log, 'completed'),
+  },
+  {
+    name: 'planned-rolled-back',
+    request: testRequest('REPLAY-2'),
+    scenario: () => ({
+      // The watch breaches; the check after the rollback finds the service healthy again.
+      watch: (input, call) => Promise.resolve(watchResult(input, call === 1 ? 'failed' : 'passed')),
+    }),
+    drive: approveTwice,
+    expect: (log) => expectState(log, 'rolled-back'),
+  },
+  {
+    name: 'planned-cancelled',
+    request: testRequest('REPLAY-3'),
+    scenario: (client) => ({
+      watch: async (input, call) => {
+        if (call > 1) return watchResult(input, 'passed');
+        await client.workflow
+          .getHandle(changeWorkflowId(input.changeId))
+          .signal(cancelSignal, { actor: 'bob', reason: 'customer reports errors' });
+        return await heartbeatUntilCancelled();
+      },
+    }),
+    // The rollback waits until the cancelled watch is closed in history, so the two never race.
+    activities: (client, fakes) => ({
+      rollbackRollout: async (input) => {
+        await waitForEvent(
+          client,
+          changeWorkflowId(input.plan.changeId),
+          (event) => event.activityTaskCanceledEventAttributes != null,
+        );
+        return await fakes.rollbackRollout(input);
+      },
+    }),
+    drive: approveTwice,
+    expect: (log) =>
+      expectState(log, 'cancelled') ??
+      (log.changeLog.rollout.rollback
+        ? undefined
+        : 'expected a rollback before the cancel ended it'),
+  },
+  {
+    name: 'emergency-completed',
+    request: emergencyRequest('REPLAY-4'),
+    drive: async (handle) => {
+      await waitForState(handle, 'awaiting-ic-approval');
+      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'carol' }] });
+      await waitForState(handle, 'awaiting-documentation');
+      await handle.executeUpdate(documentUpdate, {
+        args: [
+          {
+            actor: 'alice',
+            rootCause: 'JWT refresh loop under load',
+            changed: 'api-gateway 2.4.3 → 2.5.0',
+            pir: 'https://wiki.example.com/pir/INC-42',
+          },
+        ],
+      });
+    },
+    expect: (log) =>
+      expectState(log, 'completed') ??
+      (log.changeLog.emergencyRecord?.documentation?.late === false
+        ? undefined
+        : 'expected documentation on time'),
+  },
+  {
+    name: 'emergency-undocumented',
+    request: emergencyRequest('REPLAY-5'),
+    // Two days instead of fourteen keep the fixture small; every kind of timer still fires.
+    scenario: () => ({
+      policy: testPolicy({ spec: { emergency: { documentation: { maxDays: 2 } } } }),
+    }),
+    drive: async (handle) => {
+      await waitForState(handle, 'awaiting-ic-approval');
+      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'carol' }] });
+    },
+    expect: (log) => {
+      const record = log.changeLog.emergencyRecord;
+      if (log.changeLog.state !== 'completed' || !record?.undocumented)
+        return `expected completed and flagged undocumented, got ${log.changeLog.state}`;
+      if (record.reminders < 1 || record.escalations < 1)
+        return `expected reminders and escalations, got ${record.reminders} and ${record.escalations}`;
+      return undefined;
+    },
+  },
+];
+
+async function approveTwice(handle: Handle): Promise<void> {
+  await waitForState(handle, 'awaiting-approval');
+  await handle.executeUpdate(approveUpdate, { args: [{ actor: 'dave' }] });
+  await handle.executeUpdate(approveUpdate, { args: [{ actor: 'bob' }] });
+}
+
+function expectState(log: ChangeLog, state: ChangeLog['changeLog']['state']): string | undefined {
+  return log.changeLog.state === state
+    ? undefined
+    : `expected ${state}, got ${log.changeLog.state}: ${log.changeLog.change.result}`;
+}
+
+/**
+ * Waits until the change is in `state` with nothing in flight: no workflow task and no activity
+ * open. It reads history rather than querying the workflow: the time-skipping server answers a
+ * query with a workflow task, which would land in the fixture a different number of times on
+ * every recording.
+ */
+async function waitForState(handle: Handle, state: ChangeState): Promise<void> {
+  const deadline = Date.now() + STATE_TIMEOUT_MS;
+  for (;;) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const current = changeStateIn(events);
+    if (current === state && isIdle(events)) return;
+    if (Date.now() > deadline)
+      throw new Error(`${handle.workflowId} never rested in ${state}; it is ${current}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Waits until history holds an event that `matches` and nothing else is in flight. */
+async function waitForEvent(
+  client: Client,
+  workflowId: string,
+  matches: (event: HistoryEvent) => boolean,
+): Promise<void> {
+  const deadline = Date.now() + STATE_TIMEOUT_MS;
+  for (;;) {
+    const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    if (events.some(matches) && isIdle(events, 1)) return;
+    if (Date.now() > deadline) throw new Error(`${workflowId}: the awaited event never came`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The last ChangeState the workflow upserted (or started with). */
+function changeStateIn(events: HistoryEvent[]): string | undefined {
+  let state: string | undefined;
+  for (const event of events) {
+    const payload =
+      event.workflowExecutionStartedEventAttributes?.searchAttributes?.indexedFields?.[
+        changeStateKey.name
+      ] ??
+      event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[
+        changeStateKey.name
+      ];
+    if (payload) state = defaultPayloadConverter.fromPayload<string>(payload);
+  }
+  return state;
+}
+
+/** No workflow task in flight and at most `openActivities` activities open. */
+function isIdle(events: HistoryEvent[], openActivities = 0): boolean {
+  const last = events[events.length - 1];
+  if (last?.workflowTaskScheduledEventAttributes || last?.workflowTaskStartedEventAttributes)
+    return false;
+  const open = new Set<string>();
+  for (const event of events) {
+    if (event.activityTaskScheduledEventAttributes) open.add(String(event.eventId));
+    const closed =
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes ??
+      event.activityTaskCanceledEventAttributes;
+    if (closed) open.delete(String(closed.scheduledEventId));
+  }
+  return open.size <= openActivities;
+}
+
+/** Keeps the watch running until the workflow cancels it, as a real watch would. */
+async function heartbeatUntilCancelled(): Promise<never> {
+  const context = Context.current();
+  for (;;) {
+    context.heartbeat();
+    // Rejects with a CancelledFailure once the cancellation arrives.
+    await context.sleep(50);
+  }
+}
+
+async function record(recording: Recording): Promise<History> {
+  const env: TestWorkflowEnvironment = await createTimeSkippingEnv();
+  try {
+    const fakes = createFakeActivities(env.client, recording.scenario?.(env.client) ?? {});
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(workflowsPath),
+      activities: {
+        ...fakes.activities,
+        ...recording.activities?.(env.client, fakes.activities),
+      },
+      // Cancellation reaches an activity with its next heartbeat; do not hold heartbeats back.
+      maxHeartbeatThrottleInterval: '50ms',
+      defaultHeartbeatThrottleInterval: '50ms',
+    });
+    return await worker.runUntil(async () => {
+      const handle = await startChange(env.client, recording.request, {
+        taskQueue,
+        submittedAt: '2026-01-01T00:00:00.000Z',
+      });
+      await recording.drive?.(handle);
+      const log = await handle.result();
+      const wrong = recording.expect(log);
+      if (wrong) throw new Error(`${recording.name}: ${wrong}`);
+      return await handle.fetchHistory();
+    });
+  } finally {
+    await env.teardown();
+  }
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((name) => !recordings.some((r) => r.name === name));
+  if (unknown.length) {
+    console.error(
+      `unknown history: ${unknown.join(', ')}; known: ${recordings.map((r) => r.name).join(', ')}`,
+    );
+    process.exit(2);
+  }
+  const chosen = wanted.length ? recordings.filter((r) => wanted.includes(r.name)) : recordings;
+  await mkdir(historiesDir, { recursive: true });
+  const bundle = await workflowBundle(workflowsPath);
+  const failed: string[] = [];
+  for (const recording of chosen) {
+    try {
+      const history = await record(recording);
+      const workflowId = changeWorkflowId(recording.request.metadata.id);
+      await Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowId);
+      const path = `${historiesDir}${recording.name}.json`;
+      await writeFile(path, historyToJson(history));
+      console.log(`wrote ${path} (${history.events?.length ?? 0} events)`);
+    } catch (err) {
+      failed.push(recording.name);
+      console.error(`${recording.name}: not recorded:`, err);
+    }
+  }
+  if (failed.length) {
+    console.error(`failed: ${failed.join(', ')}`);
+    process.exit(1);
+  }
+}
+
+await main();
