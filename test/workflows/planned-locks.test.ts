@@ -19,6 +19,7 @@ import {
 } from '../../workflows/messages';
 import {
   createFakeActivities,
+  testPolicy,
   testRequest,
   watchResult,
   type ActivityCall,
@@ -342,5 +343,84 @@ describe('planned change: one change at a time per service', () => {
     assert.equal(seen.laterLog.changeLog.state, 'completed');
     assert.ok(seen.laterLog.changeLog.timeline.some((e) => e.event === 'lock acquired'));
     assert.equal(seen.end.holder, undefined);
+  });
+  it('gives the lock back when its window closed while it queued, and takes the next window', async (t) => {
+    const HOUR_MS = 3_600_000;
+    const service = uniqueService();
+    const first = uniqueChangeId('FIRST');
+    const second = uniqueChangeId('SECOND');
+    const now = await env.currentTimeMs();
+    const hour = now - (now % HOUR_MS);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    // Open now for 2h; the first change holds the lock for 3h waiting on a decision nobody makes.
+    const fakes = createFakeActivities(env.client, {
+      policy: testPolicy({
+        spec: {
+          windows: [
+            {
+              name: 'daytime',
+              kind: 'allow',
+              schedule: `0 ${new Date(hour).getUTCHours()} * * *`,
+              duration: '2h',
+              timeZone: 'UTC',
+            },
+          ],
+          verification: { onInconclusive: 'hold', holdTimeout: '3h' },
+        },
+      }),
+      watch: (input) =>
+        Promise.resolve(watchResult(input, input.changeId === first ? 'inconclusive' : 'passed')),
+    });
+    const seen = await withWorker(t.name, fakes.activities, async (taskQueue) => {
+      const a = await startChange(env.client, changeTo(first, service), { taskQueue });
+      await waitForStatus(
+        a,
+        (s) => s.verification.awaitingDecisionUntil !== undefined,
+        'first change holding for a decision',
+      );
+      const b = await startChange(env.client, changeTo(second, service), { taskQueue });
+      await waitForLock(service, (s) => s.queue.some((q) => q.changeId === second), 'queued');
+      return { firstLog: await a.result(), secondLog: await b.result() };
+    });
+
+    assert.equal(seen.firstLog.changeLog.state, 'rolled-back');
+    const firstReleased = Date.parse(
+      seen.firstLog.changeLog.timeline.find((e) => e.event === 'lock released')?.at ?? '',
+    );
+    assert.ok(firstReleased >= hour + 2 * HOUR_MS, 'the first change gave the lock back early');
+
+    const log = seen.secondLog;
+    console.log(
+      iso(now),
+      JSON.stringify(seen.firstLog.changeLog.timeline, null, 1),
+      JSON.stringify(log.changeLog.timeline, null, 1),
+    );
+    assert.equal(log.changeLog.state, 'completed');
+    const events = log.changeLog.timeline;
+    const closed = events.find((e) => e.event === 'window closed while waiting for the lock');
+    assert.equal(closed?.actor, 'policy');
+    assert.equal(events.filter((e) => e.event === 'lock acquired').length, 2);
+    assert.equal(events.filter((e) => e.event === 'lock released').length, 2);
+    const lockCalls = fakes.calls
+      .filter((c) => isFor(c, second) && c.name.endsWith('ServiceLock'))
+      .map((c) => c.name);
+    assert.deepEqual(lockCalls, [
+      'requestServiceLock',
+      'releaseServiceLock',
+      'requestServiceLock',
+      'releaseServiceLock',
+    ]);
+    const nextDay = hour + 24 * HOUR_MS;
+    const waits = events.filter((e) => e.event === 'scheduled');
+    assert.equal(waits.length, 1);
+    assert.equal(waits[0]?.actor, 'policy');
+    assert.match(
+      waits[0]?.detail ?? '',
+      new RegExp(`^waiting until ${iso(nextDay)}: outside allow window 'daytime'`),
+    );
+    const rollingOut = Date.parse(events.find((e) => e.event === 'state: rolling-out')?.at ?? '');
+    assert.ok(rollingOut >= nextDay, `rolled out at ${iso(rollingOut)}, outside the window`);
+    assert.ok(rollingOut < nextDay + 2 * HOUR_MS);
+    assert.match(log.changeLog.verification.tests, /passed: inside the window/);
   });
 });
