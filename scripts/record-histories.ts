@@ -1,7 +1,8 @@
 /**
  * Records the workflow histories that test/workflows/replay.test.ts replays against the current
- * workflow code. Each path runs on its own time-skipping server with the test fakes, and is
- * replayed once before its fixture is written, so a fixture that would not replay is never saved.
+ * workflow code. Each path runs on its own time-skipping server with the test fakes, checks that
+ * it ended the way its name says, and is replayed from its JSON before the fixture is written, so
+ * a fixture that would not replay is never saved. Exits 1 if any path could not be recorded.
  *
  *   npm run record-histories                        # every path
  *   npm run record-histories -- planned-completed   # only the named ones
@@ -10,6 +11,7 @@
  * times inside the history, unless the workflow code changed.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { Client, WorkflowHandle } from '@temporalio/client';
@@ -29,14 +31,15 @@ import {
   watchResult,
   type FakeScenario,
 } from '../test/helpers/fakes';
-import { historyToJson, type History } from '../test/helpers/history-json';
+import { historyFromJson, historyToJson, type History } from '../test/helpers/history-json';
 import { createTimeSkippingEnv, workflowBundle } from '../test/helpers/temporal';
 
 const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 const historiesDir = fileURLToPath(new URL('../test/fixtures/histories/', import.meta.url));
 const taskQueue = 'record-histories';
-/** Real time a recording may wait for one state before it gives up. */
+/** Real time a recording may wait for one state, and for the whole path, before it gives up. */
 const STATE_TIMEOUT_MS = 30_000;
+const PATH_TIMEOUT_MS = 120_000;
 
 type Handle = WorkflowHandle<ChangeWorkflow>;
 type HistoryEvent = NonNullable<History['events']>[number];
@@ -83,9 +86,18 @@ const recordings: Recording[] = [
     scenario: (client) => ({
       watch: async (input, call) => {
         if (call > 1) return watchResult(input, 'passed');
+        const workflowId = changeWorkflowId(input.changeId);
         await client.workflow
-          .getHandle(changeWorkflowId(input.changeId))
+          .getHandle(workflowId)
           .signal(cancelSignal, { actor: 'bob', reason: 'customer reports errors' });
+        // Heartbeat only once the cancellation is in history: every heartbeat of an activity
+        // whose cancellation is pending costs a workflow task on the time-skipping server.
+        await waitForEvent(
+          client,
+          workflowId,
+          (event) => event.activityTaskCancelRequestedEventAttributes != null,
+          2,
+        );
         return await heartbeatUntilCancelled();
       },
     }),
@@ -96,6 +108,7 @@ const recordings: Recording[] = [
           client,
           changeWorkflowId(input.plan.changeId),
           (event) => event.activityTaskCanceledEventAttributes != null,
+          1,
         );
         return await fakes.rollbackRollout(input);
       },
@@ -183,16 +196,20 @@ async function waitForState(handle: Handle, state: ChangeState): Promise<void> {
   }
 }
 
-/** Waits until history holds an event that `matches` and nothing else is in flight. */
+/**
+ * Waits until history holds an event that `matches`, no workflow task is in flight and at most
+ * `openActivities` activities are open (the ones the caller runs in).
+ */
 async function waitForEvent(
   client: Client,
   workflowId: string,
   matches: (event: HistoryEvent) => boolean,
+  openActivities: number,
 ): Promise<void> {
   const deadline = Date.now() + STATE_TIMEOUT_MS;
   for (;;) {
     const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
-    if (events.some(matches) && isIdle(events, 1)) return;
+    if (events.some(matches) && isIdle(events, openActivities)) return;
     if (Date.now() > deadline) throw new Error(`${workflowId}: the awaited event never came`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -232,14 +249,12 @@ function isIdle(events: HistoryEvent[], openActivities = 0): boolean {
   return open.size <= openActivities;
 }
 
-/** Keeps the watch running until the workflow cancels it, as a real watch would. */
+/** Ends the watch the way a cancelled one ends: its heartbeat learns of the cancellation. */
 async function heartbeatUntilCancelled(): Promise<never> {
   const context = Context.current();
-  for (;;) {
-    context.heartbeat();
-    // Rejects with a CancelledFailure once the cancellation arrives.
-    await context.sleep(50);
-  }
+  context.heartbeat();
+  // Rejects with a CancelledFailure once the cancellation arrives.
+  return await context.cancelled;
 }
 
 async function record(recording: Recording): Promise<History> {
@@ -249,6 +264,8 @@ async function record(recording: Recording): Promise<History> {
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
+      // A fixed identity instead of pid@host: one less thing that differs between recordings.
+      identity: 'record-histories',
       workflowBundle: await workflowBundle(workflowsPath),
       activities: {
         ...fakes.activities,
@@ -258,19 +275,34 @@ async function record(recording: Recording): Promise<History> {
       maxHeartbeatThrottleInterval: '50ms',
       defaultHeartbeatThrottleInterval: '50ms',
     });
-    return await worker.runUntil(async () => {
-      const handle = await startChange(env.client, recording.request, {
-        taskQueue,
-        submittedAt: '2026-01-01T00:00:00.000Z',
-      });
-      await recording.drive?.(handle);
-      const log = await handle.result();
-      const wrong = recording.expect(log);
-      if (wrong) throw new Error(`${recording.name}: ${wrong}`);
-      return await handle.fetchHistory();
-    });
+    return await worker.runUntil(
+      withTimeout(PATH_TIMEOUT_MS, `${recording.name} did not end`, async () => {
+        const handle = await startChange(env.client, recording.request, {
+          taskQueue,
+          submittedAt: '2026-01-01T00:00:00.000Z',
+        });
+        await recording.drive?.(handle);
+        const log = await handle.result();
+        const wrong = recording.expect(log);
+        if (wrong) throw new Error(`${recording.name}: ${wrong}`);
+        return await handle.fetchHistory();
+      }),
+    );
   } finally {
     await env.teardown();
+  }
+}
+
+/** A path that changed so that it never ends fails the recording instead of hanging it. */
+async function withTimeout<T>(ms: number, message: string, run: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${ms / 1000}s`)), ms);
+  });
+  try {
+    return await Promise.race([run(), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -290,11 +322,16 @@ async function main(): Promise<void> {
   for (const recording of chosen) {
     try {
       const history = await record(recording);
-      const workflowId = changeWorkflowId(recording.request.metadata.id);
-      await Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowId);
+      const json = historyToJson(history);
+      // Replayed as the replay test will read it, so a fixture that fails there is never written.
+      await Worker.runReplayHistory(
+        { workflowBundle: bundle, replayName: recording.name },
+        historyFromJson(JSON.parse(json)),
+        changeWorkflowId(recording.request.metadata.id),
+      );
       const path = `${historiesDir}${recording.name}.json`;
-      await writeFile(path, historyToJson(history));
-      console.log(`wrote ${path} (${history.events?.length ?? 0} events)`);
+      await writeFile(path, json);
+      console.log(`wrote ${relative(process.cwd(), path)} (${history.events?.length ?? 0} events)`);
     } catch (err) {
       failed.push(recording.name);
       console.error(`${recording.name}: not recorded:`, err);
