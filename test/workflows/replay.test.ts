@@ -4,16 +4,16 @@
  * state change on a path that running changes may be on) fails here instead of in production.
  *
  * When a replay fails, the workflow change is the bug: a change already in flight would fail
- * its next workflow task the same way. Guard the new behaviour with `patched('<id>')` (later
- * `deprecatePatch`), keep the old fixture until no run that predates the patch can exist, and
- * record the new path beside it. Re-record with
+ * its next workflow task the same way. Re-record only when a change is deliberately incompatible
+ * and guarded by `patched('<id>')` (later `deprecatePatch`) or a new workflow type, or when a
+ * path is added; never just to make this test pass. Before re-recording a patched path, copy its
+ * fixture to a new name (`planned-completed.before-<patch-id>.json`: every JSON file in the
+ * folder is replayed) and keep it until no run from before the patch can exist. Then:
  *
  *   npm run record-histories                        # every path
  *   npm run record-histories -- planned-completed   # only the named ones
  *
- * only when a change is deliberately incompatible and patched or versioned, or when a path is
- * added; never just to make this test pass. A rerun with unchanged workflow code changes only
- * ids and times in the fixtures.
+ * A rerun with unchanged workflow code changes only ids and times in the fixtures.
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
