@@ -285,7 +285,7 @@ async function tellStory(stack: DevStack, client: Client, policyPath: string): P
     );
   }
 
-  chapter(4, 'Watch it wait for the window, back up, roll out, verify and complete');
+  chapter(4, 'Watch: the window opens, backup, rollout, verification');
   narrate('Ctrl-C leaves the watch; the change goes on in Temporal either way.');
   await expectExit(env, ['watch', first], 0, `${first} completed`);
   const firstState = await finalState(client, first);
