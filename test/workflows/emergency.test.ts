@@ -682,7 +682,7 @@ describe('emergency change', () => {
         return watchResult(input, 'passed');
       },
     });
-    const order = await worker.runUntil(async () => {
+    const scenario = async () => {
       const lock = env.client.workflow.getHandle(`lock-production-${service}`);
       const planned = await startChange(env.client, plannedRequest(first, service), { taskQueue });
       await inState(planned, 'awaiting-approval');
@@ -743,7 +743,9 @@ describe('emergency change', () => {
             arg.changeId ?? arg.plan?.changeId ?? arg.workflowId?.replace(/^change-/, '');
           return `${c.name} ${changeId}`;
         });
-    });
+    };
+    // Let the first watch go even when an assertion fails, or the worker never shuts down.
+    const order = await worker.runUntil(scenario().finally(releaseFirst));
 
     // One rollout at a time: each change starts only after the one before released the lock,
     // and the emergency goes before the planned change that queued first.
