@@ -567,6 +567,52 @@ describe('emergency change', () => {
     });
   });
 
+  it('records a failed best-effort backup and goes on', async (t) => {
+    const { taskQueue, fakes, worker } = await workerFor(t.name, {
+      backupFails: 'BackupStorageLocation unavailable',
+    });
+    const id = uniqueChangeId('EMG');
+    const log = await worker.runUntil(async () => {
+      const handle = await startChange(env.client, emergencyRequest(id, uniqueService()), {
+        taskQueue,
+      });
+      await inState(handle, 'awaiting-ic-approval');
+      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'carol' }] });
+      await inState(handle, 'awaiting-documentation');
+      await handle.executeUpdate(documentUpdate, { args: [goodDoc] });
+      return await handle.result();
+    });
+    assert.equal(log.changeLog.state, 'completed');
+    assert.equal(log.changeLog.backup.name, undefined);
+    assert.match(log.changeLog.backup.error ?? '', /BackupStorageLocation unavailable/);
+    assert.match(log.changeLog.verification.issues, /backup: BackupStorageLocation unavailable/);
+    assert.equal(events(log, 'backup failed').length, 1);
+    assert.equal(fakes.called('startRollout').length, 1);
+  });
+
+  it('fails before any rollout when policy requires the backup and it fails', async (t) => {
+    const policy = testPolicy({ spec: { emergency: { backupRequired: true } } });
+    const { taskQueue, fakes, worker } = await workerFor(t.name, {
+      policy,
+      backupFails: 'BackupStorageLocation unavailable',
+    });
+    const id = uniqueChangeId('EMG');
+    const log = await worker.runUntil(async () => {
+      const handle = await startChange(env.client, emergencyRequest(id, uniqueService()), {
+        taskQueue,
+      });
+      await inState(handle, 'awaiting-ic-approval');
+      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'carol' }] });
+      return await handle.result();
+    });
+    assert.equal(log.changeLog.state, 'failed');
+    assert.match(log.changeLog.change.result, /backup failed: .*nothing was changed/);
+    assert.equal(fakes.called('startRollout').length, 0);
+    // Nothing changed, so there is nothing to document.
+    assert.equal(states(log).includes('awaiting-documentation'), false);
+    assert.equal(emergencyOf(log).reminders, 0);
+  });
+
   it('bypasses a freeze and windows, and records each bypass', async (t) => {
     const now = await env.currentTimeMs();
     const policy: Policy = testPolicy({
