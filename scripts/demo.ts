@@ -30,7 +30,7 @@ const APPROVERS = [
   { as: 'carol', comment: 'ok for tonight' },
 ] as const;
 /** How far ahead the demo's maintenance window opens, at the least (cron has minute steps). */
-const WINDOW_LEAD_MS = 50_000;
+const WINDOW_LEAD_MS = 35_000;
 const CLI_TIMEOUT_MS = 10 * 60_000;
 
 const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
