@@ -786,6 +786,11 @@ export class ChangeRun {
     let failure: string | undefined;
     const rolled = await this.interruptible(async () => {
       try {
+        this.record(
+          SYSTEM,
+          'rollout started',
+          `${plan.strategy} rollout of ${plan.deployment} to ${plan.image ?? 'manifests'}`,
+        );
         rollout = await kubernetesRollouts.startRollout.executeWithOptions(
           {
             startToCloseTimeout: plan.timeoutMs + 120_000,
@@ -796,9 +801,9 @@ export class ChangeRun {
           [plan],
         );
         this.status.rollout.result = rollout;
-        this.record(SYSTEM, 'rollout started', rollout.message);
         const steps = this.request.spec.rollout.steps;
         if (plan.strategy === 'canary' && steps) {
+          this.record(SYSTEM, 'canary deployed', rollout.message);
           for (const step of steps) {
             if ('setWeight' in step) {
               const split = await kubernetesRollouts.setCanaryWeight.executeWithOptions(
