@@ -61,10 +61,14 @@ export function validateWith<S extends z.ZodType>(
   return result.data;
 }
 
+/** Keys that name an object's plumbing, never a field, a person or a team. */
+const reservedKeys = new Set(['__proto__', 'constructor', 'prototype']);
+
 /**
  * A key named `__proto__` (which YAML and JSON.parse keep as an ordinary key) would become the
  * prototype of the object zod copies a loose object into, and records drop it without a word;
- * either way the document would not mean what it says.
+ * an own `constructor` key makes zod's plain-object check throw a TypeError instead of giving a
+ * validation error. Either way the document would not mean what it says.
  */
 function prototypeKeyIssues(
   value: unknown,
@@ -75,10 +79,10 @@ function prototypeKeyIssues(
     value.forEach((item: unknown, i) => prototypeKeyIssues(item, [...path, i], issues));
   } else if (typeof value === 'object' && value !== null) {
     for (const [key, child] of Object.entries(value)) {
-      if (key === '__proto__') {
+      if (reservedKeys.has(key)) {
         issues.push({
           path: formatPath([...path, key]),
-          message: "'__proto__' is not a field name",
+          message: `'${key}' is not a field name`,
         });
       } else {
         prototypeKeyIssues(child, [...path, key], issues);

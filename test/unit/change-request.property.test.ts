@@ -373,7 +373,9 @@ const manifestArb = fc.record({
   metadata: fc.record({ name: fc.stringMatching(/^[a-z0-9]([-a-z0-9.]{0,20}[a-z0-9])?$/) }),
   data: fc.dictionary(
     // The loader refuses __proto__, which stringMatching is fond of.
-    fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/).filter((key) => key !== '__proto__'),
+    fc
+      .stringMatching(/^[A-Za-z0-9_.-]{1,12}$/)
+      .filter((key) => !['__proto__', 'constructor', 'prototype'].includes(key)),
     fc.string({ maxLength: 12 }),
     { noNullPrototype: true, maxKeys: 3 },
   ),

@@ -470,6 +470,22 @@ describe('policy: people', () => {
     );
   });
 
+  it('refuses a constructor key with a ValidationError, not a TypeError from inside zod', () => {
+    // Found by the mutation property: {"constructor": null} made zod's plain-object check throw.
+    const text = JSON.stringify(validPolicy()).replace(
+      '"people":{',
+      '"constructor":null,"people":{',
+    );
+    assert.throws(
+      () => parsePolicy(text),
+      (err: unknown) =>
+        err instanceof ValidationError &&
+        err.issues.length === 1 &&
+        err.issues[0]!.path === 'spec.constructor' &&
+        err.issues[0]!.message === "'constructor' is not a field name",
+    );
+  });
+
   it('requires teams to be DNS labels, none twice', () => {
     assertRefused({ 'spec.people.alice.teams': ['Platform'] }, [
       ['spec.people.alice.teams[0]', /expected a lowercase DNS label/],
