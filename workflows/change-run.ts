@@ -247,10 +247,20 @@ export class ChangeRun {
     return (parseDuration(rollout.timeout) ?? 0) + this.watchMs();
   }
 
+  /**
+   * The watch period: what the request asks for, but never shorter than its risk level's minimum
+   * nor, for an emergency, than the policy's emergency watch.
+   */
   watchMs(): number {
     const requested = parseDuration(this.request.spec.verification.watch) ?? 0;
     const minWatch = this.policy?.spec.risk.requires[this.status.risk]?.minWatch;
-    return Math.max(requested, minWatch ? (parseDuration(minWatch) ?? 0) : 0);
+    const emergencyWatch =
+      this.kind === 'emergency' ? this.policy?.spec.emergency.watch.watch : undefined;
+    return Math.max(
+      requested,
+      minWatch ? (parseDuration(minWatch) ?? 0) : 0,
+      emergencyWatch ? (parseDuration(emergencyWatch) ?? 0) : 0,
+    );
   }
 
   /** Ends the change from inside a step. */

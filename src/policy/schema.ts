@@ -193,6 +193,7 @@ export const policySchema = z
           backupRequired: z.boolean().default(false),
           watch: z
             .strictObject({
+              /** The shortest watch an emergency gets, whatever its request asks for. */
               watch: positiveDurationString.default('10m'),
               interval: durationString.default('10s'),
               failureLimit: z.number().int().min(1).default(2),

@@ -8,6 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { changeWorkflowId, type ChangeRequestInput } from '../../src/change/request';
 import { FailureType } from '../../src/errors';
+import type { WatchInput } from '../../src/contracts';
 import type { ChangeLog, ChangeStatus } from '../../src/lifecycle/status';
 import type { Policy } from '../../src/policy/schema';
 import { changeStateKey } from '../../src/temporal/search-attributes';
@@ -521,6 +522,29 @@ describe('emergency change', () => {
       fakes.notifications.filter((n) => n.kind === 'documentation-escalation').at(-1)?.text ?? '',
       /ESCALATION 14/,
     );
+  });
+
+  it('watches at least as long as the policy’s emergency watch, however short the request asks', async (t) => {
+    const { taskQueue, fakes, worker } = await workerFor(t.name, {});
+    const id = uniqueChangeId('EMG');
+    const request = emergencyRequest(id, uniqueService(), {
+      verification: {
+        watch: '2m',
+        interval: '30s',
+        metrics: [{ name: 'error-rate', query: 'sum(rate(errors[1m]))', failWhen: '> 0.01' }],
+      },
+    });
+    await worker.runUntil(async () => {
+      const handle = await startChange(env.client, request, { taskQueue });
+      await inState(handle, 'awaiting-ic-approval');
+      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'carol' }] });
+      await inState(handle, 'awaiting-documentation');
+      await handle.executeUpdate(documentUpdate, { args: [goodDoc] });
+      await handle.result();
+    });
+    const watch = fakes.called('watchMetrics')[0]?.args[0] as WatchInput;
+    // The test policy's emergency watch is the schema default, 10m.
+    assert.equal(watch.endsAt - watch.startedAt, 10 * 60_000);
   });
 
   it('rolls back when the watch fails and still owes the documentation', async (t) => {
