@@ -64,6 +64,8 @@ export const windowFreePolicy = {
       services: { 'api-gateway': { teams: ['sre'] } },
     },
     verification: { alertSelector: '' },
+    // The emergency watch is a minimum (10m by default); the tests' changes watch for seconds.
+    emergency: { watch: { watch: '5s', interval: '1s' } },
   },
 };
 
