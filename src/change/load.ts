@@ -49,7 +49,8 @@ export function validateWith<S extends z.ZodType>(
   documentName: string,
 ): z.output<S> {
   const reserved = prototypeKeyIssues(value);
-  const result = schema.safeParse(value);
+  // With a reserved key present, the rest is checked on a copy without it: zod must never see one.
+  const result = schema.safeParse(reserved.length > 0 ? withoutReservedKeys(value) : value);
   if (!result.success || reserved.length > 0) {
     const taken = new Set(reserved.map((i) => i.path));
     const issues = result.success ? [] : toFieldIssues(result.error, value);
@@ -63,6 +64,16 @@ export function validateWith<S extends z.ZodType>(
 
 /** Keys that name an object's plumbing, never a field, a person or a team. */
 const reservedKeys = new Set(['__proto__', 'constructor', 'prototype']);
+
+function withoutReservedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutReservedKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (!reservedKeys.has(key)) copy[key] = withoutReservedKeys(child);
+  }
+  return copy;
+}
 
 /**
  * A key named `__proto__` (which YAML and JSON.parse keep as an ordinary key) would become the

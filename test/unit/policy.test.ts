@@ -486,6 +486,36 @@ describe('policy: people', () => {
     );
   });
 
+  it('refuses a constructor key anywhere in the document, as a ValidationError naming it', () => {
+    // Every object of a valid policy in turn gets an own `constructor: null`.
+    const objects = (node: unknown, path: string[] = []): string[][] =>
+      typeof node !== 'object' || node === null
+        ? []
+        : Array.isArray(node)
+          ? node.flatMap((child: unknown, i) => objects(child, [...path, String(i)]))
+          : [
+              path,
+              ...Object.entries(node).flatMap(([key, child]) => objects(child, [...path, key])),
+            ];
+    const paths = objects(validPolicy());
+    assert.ok(paths.length > 10);
+    for (const path of paths) {
+      const policy = validPolicy();
+      const target = path.reduce<unknown>(
+        (node, key) => (node as Record<string, unknown>)[key],
+        policy,
+      ) as Record<string, unknown>;
+      target.constructor = null;
+      assert.throws(
+        () => validateWith(policySchema, policy, 'policy'),
+        (err: unknown) =>
+          err instanceof ValidationError &&
+          err.issues.some((i) => i.message === "'constructor' is not a field name"),
+        `constructor under ${path.join('.') || 'the top'}`,
+      );
+    }
+  });
+
   it('requires teams to be DNS labels, none twice', () => {
     assertRefused({ 'spec.people.alice.teams': ['Platform'] }, [
       ['spec.people.alice.teams[0]', /expected a lowercase DNS label/],
