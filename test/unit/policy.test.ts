@@ -505,7 +505,7 @@ describe('policy: people', () => {
         (node, key) => (node as Record<string, unknown>)[key],
         policy,
       ) as Record<string, unknown>;
-      target.constructor = null;
+      Object.defineProperty(target, 'constructor', { value: null, enumerable: true });
       assert.throws(
         () => validateWith(policySchema, policy, 'policy'),
         (err: unknown) =>
