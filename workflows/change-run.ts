@@ -41,6 +41,7 @@ import {
   type ChangeState,
   type ChangeStatus,
   type EndState,
+  type RefusedAttempt,
 } from '../src/lifecycle/status';
 import { quorumStatus, type ApprovalRecord, type Verdict } from '../src/policy/approvals';
 import { assessRisk } from '../src/policy/risk';
@@ -113,6 +114,21 @@ function rootMessage(err: unknown): string {
   while (e instanceof Error && e.cause instanceof Error) e = e.cause;
   return e instanceof Error ? e.message : String(e);
 }
+
+/** How a refused message is refused to an update's caller: never retried, reason as message. */
+export function refusal(reason: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.Refused,
+    message: reason,
+    nonRetryable: true,
+  });
+}
+
+const refusedEvent: Record<RefusedAttempt['action'], string> = {
+  approve: 'approve refused',
+  reject: 'reject refused',
+  document: 'documentation refused',
+};
 
 export function validateChangeInput(input: ChangeInput): ChangeRequest {
   const result = changeRequestSchema.safeParse(input?.request);
@@ -299,15 +315,7 @@ export class ChangeRun {
     const approve = (input: ApprovalInput, via: 'signal' | 'update'): MessageAck => {
       const verdict = approvalCheck(input.actor);
       if (!verdict.ok) {
-        this.refuse(input.actor, 'approve', verdict.reason, via);
-        if (via === 'update') {
-          throw ApplicationFailure.create({
-            type: FailureType.Refused,
-            message: verdict.reason,
-            nonRetryable: true,
-          });
-        }
-        return this.ack();
+        return this.refuse(input.actor, 'approve', verdict.reason, via);
       }
       const record: ApprovalRecord = {
         by: input.actor,
@@ -322,15 +330,7 @@ export class ChangeRun {
     const reject = (input: RejectionInput, via: 'signal' | 'update'): MessageAck => {
       const verdict = rejectionCheck(input.actor);
       if (!verdict.ok) {
-        this.refuse(input.actor, 'reject', verdict.reason, via);
-        if (via === 'update') {
-          throw ApplicationFailure.create({
-            type: FailureType.Refused,
-            message: verdict.reason,
-            nonRetryable: true,
-          });
-        }
-        return this.ack();
+        return this.refuse(input.actor, 'reject', verdict.reason, via);
       }
       this.status.approvals.rejected = { by: input.actor, at: now(), reason: input.reason };
       this.record(input.actor, 'rejected', input.reason);
@@ -341,13 +341,7 @@ export class ChangeRun {
     setHandler(approveUpdate, (input) => approve(input, 'update'), {
       validator: (input: ApprovalInput) => {
         const verdict = approvalCheck(input.actor);
-        if (!verdict.ok) {
-          throw ApplicationFailure.create({
-            type: FailureType.Refused,
-            message: verdict.reason,
-            nonRetryable: true,
-          });
-        }
+        if (!verdict.ok) throw refusal(verdict.reason);
       },
     });
     setHandler(rejectSignal, (input) => void reject(input, 'signal'));
@@ -361,13 +355,7 @@ export class ChangeRun {
           });
         }
         const verdict = rejectionCheck(input.actor);
-        if (!verdict.ok) {
-          throw ApplicationFailure.create({
-            type: FailureType.Refused,
-            message: verdict.reason,
-            nonRetryable: true,
-          });
-        }
+        if (!verdict.ok) throw refusal(verdict.reason);
       },
     });
 
@@ -437,14 +425,20 @@ export class ChangeRun {
     });
   }
 
-  private refuse(
+  /**
+   * Keeps a refused approval, rejection or documentation on the record. By signal the sender
+   * gets no answer, so the record is all there is; by update the caller also gets the reason.
+   */
+  refuse(
     by: string,
-    action: 'approve' | 'reject',
+    action: RefusedAttempt['action'],
     reason: string,
     via: 'signal' | 'update',
-  ): void {
+  ): MessageAck {
     this.status.approvals.refused.push({ by, at: now(), reason, action, via });
-    this.record(by, `${action} refused`, reason);
+    this.record(by, refusedEvent[action], reason);
+    if (via === 'update') throw refusal(reason);
+    return this.ack();
   }
 
   ack(): MessageAck {

@@ -1,6 +1,5 @@
-import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import { condition, setHandler } from '@temporalio/workflow';
 import { parseDuration } from '../src/change/duration';
-import { FailureType } from '../src/errors';
 import { validateDocumentation } from '../src/lifecycle/documentation';
 import type { ChangeInput, ChangeLog, ChangeStatus, EndState } from '../src/lifecycle/status';
 import {
@@ -10,7 +9,7 @@ import {
 } from '../src/policy/approvals';
 import type { Policy } from '../src/policy/schema';
 import { blockersAt } from '../src/policy/windows';
-import { ChangeRun } from './change-run';
+import { ChangeRun, refusal } from './change-run';
 import { documentSignal, documentUpdate, type DocumentationInput } from './messages';
 
 const DAY_MS = 86_400_000;
@@ -85,23 +84,7 @@ export async function emergencyChange(input: ChangeInput): Promise<ChangeLog> {
   };
   const document = (doc: DocumentationInput, via: 'signal' | 'update') => {
     const verdict = documentationCheck(doc);
-    if (!verdict.ok) {
-      run.status.approvals.refused.push({
-        by: doc.actor,
-        at: new Date().toISOString(),
-        reason: verdict.reason,
-        action: 'document',
-        via,
-      });
-      run.record(doc.actor, 'documentation refused', verdict.reason);
-      if (via === 'update')
-        throw ApplicationFailure.create({
-          type: FailureType.Refused,
-          message: verdict.reason,
-          nonRetryable: true,
-        });
-      return run.ack();
-    }
+    if (!verdict.ok) return run.refuse(doc.actor, 'document', verdict.reason, via);
     const at = new Date().toISOString();
     const late = emergency.documentationDueAt !== undefined && at > emergency.documentationDueAt;
     emergency.documentation = {
@@ -119,12 +102,7 @@ export async function emergencyChange(input: ChangeInput): Promise<ChangeLog> {
   setHandler(documentUpdate, (doc) => document(doc, 'update'), {
     validator: (doc: DocumentationInput) => {
       const verdict = documentationCheck(doc);
-      if (!verdict.ok)
-        throw ApplicationFailure.create({
-          type: FailureType.Refused,
-          message: verdict.reason,
-          nonRetryable: true,
-        });
+      if (!verdict.ok) throw refusal(verdict.reason);
     },
   });
 
