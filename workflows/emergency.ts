@@ -4,6 +4,7 @@ import { validateDocumentation } from '../src/lifecycle/documentation';
 import type { ChangeInput, ChangeLog, ChangeStatus, EndState } from '../src/lifecycle/status';
 import {
   checkIncidentCommanderApproval,
+  checkKnownPerson,
   incidentCommanders,
   type Verdict,
 } from '../src/policy/approvals';
@@ -74,11 +75,9 @@ export async function emergencyChange(input: ChangeInput): Promise<ChangeLog> {
     ) {
       return { ok: false, reason: `the change ended as ${run.status.state}; nothing to document` };
     }
-    if (run.policy && !Object.hasOwn(run.policy.spec.people, doc.actor)) {
-      return {
-        ok: false,
-        reason: `unknown person '${doc.actor}': not in the policy's people directory`,
-      };
+    if (run.policy) {
+      const known = checkKnownPerson(run.policy, doc.actor);
+      if (!known.ok) return known;
     }
     return validateDocumentation(doc);
   };

@@ -111,10 +111,26 @@ export function quorumStatus(
   return { met, moreApprovers, missingTeams, summary };
 }
 
-function knownPerson(policy: Policy, by: string): Verdict {
+/** Whether `by` is in the policy's people directory. */
+export function checkKnownPerson(policy: Policy, by: string): Verdict {
   if (!Object.hasOwn(policy.spec.people, by)) {
     return { ok: false, reason: `unknown person '${by}': not in the policy's people directory` };
   }
+  return { ok: true };
+}
+
+/** What every decision on a change needs: still open, a known person, not the requester. */
+function checkDecider(
+  policy: Policy,
+  request: ChangeRequest,
+  by: string,
+  decided: string | undefined,
+  selfReason: string,
+): Verdict {
+  if (decided !== undefined) return { ok: false, reason: `decision already made: ${decided}` };
+  const known = checkKnownPerson(policy, by);
+  if (!known.ok) return known;
+  if (by === request.metadata.requestedBy) return { ok: false, reason: selfReason };
   return { ok: true };
 }
 
@@ -131,12 +147,14 @@ export function checkApproval(
   by: string,
   decided: string | undefined,
 ): Verdict {
-  if (decided !== undefined) return { ok: false, reason: `decision already made: ${decided}` };
-  const known = knownPerson(policy, by);
-  if (!known.ok) return known;
-  if (by === request.metadata.requestedBy) {
-    return { ok: false, reason: `self-approval: ${by} requested this change` };
-  }
+  const decider = checkDecider(
+    policy,
+    request,
+    by,
+    decided,
+    `self-approval: ${by} requested this change`,
+  );
+  if (!decider.ok) return decider;
   const earlier = received.find((r) => r.by === by);
   if (earlier) return { ok: false, reason: `already approved: ${by} approved at ${earlier.at}` };
   const status = quorumStatus(policy, requirement, received);
@@ -161,16 +179,13 @@ export function checkRejection(
   by: string,
   decided: string | undefined,
 ): Verdict {
-  if (decided !== undefined) return { ok: false, reason: `decision already made: ${decided}` };
-  const known = knownPerson(policy, by);
-  if (!known.ok) return known;
-  if (by === request.metadata.requestedBy) {
-    return {
-      ok: false,
-      reason: `self-rejection: ${by} requested this change; cancel it instead`,
-    };
-  }
-  return { ok: true };
+  return checkDecider(
+    policy,
+    request,
+    by,
+    decided,
+    `self-rejection: ${by} requested this change; cancel it instead`,
+  );
 }
 
 /** Emergency changes: one approval from an incident commander who is not the requester. */
@@ -180,12 +195,14 @@ export function checkIncidentCommanderApproval(
   by: string,
   decided: string | undefined,
 ): Verdict {
-  if (decided !== undefined) return { ok: false, reason: `decision already made: ${decided}` };
-  const known = knownPerson(policy, by);
-  if (!known.ok) return known;
-  if (by === request.metadata.requestedBy) {
-    return { ok: false, reason: `self-approval: ${by} requested this change` };
-  }
+  const decider = checkDecider(
+    policy,
+    request,
+    by,
+    decided,
+    `self-approval: ${by} requested this change`,
+  );
+  if (!decider.ok) return decider;
   if (!policy.spec.people[by]?.incidentCommander) {
     return {
       ok: false,
