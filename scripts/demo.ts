@@ -15,7 +15,13 @@ import { loadChangeRequestFile } from '../src/change/load';
 import { loadPolicyFile } from '../src/policy/load';
 import { changeWorkflowId } from '../src/change/request';
 import { workflowUiUrl } from '../src/cli/links';
-import { DevStackRunningError, displayPath, startDevStack, type DevStack } from '../src/devstack';
+import {
+  DevStackRunningError,
+  displayPath,
+  parseUiPort,
+  startDevStack,
+  type DevStack,
+} from '../src/devstack';
 import type { ChangeState, ChangeStatus } from '../src/lifecycle/status';
 import { projectRoot, ToolMissingError, toolPath, type ToolName } from '../src/tools';
 import { statusQuery } from '../workflows/messages';
@@ -350,13 +356,10 @@ async function main(): Promise<number> {
     console.log(usage);
     return 0;
   }
-  let uiPort: number | undefined;
-  if (values['ui-port'] !== undefined) {
-    uiPort = Number(values['ui-port']);
-    if (!Number.isInteger(uiPort) || uiPort < 1 || uiPort > 65535) {
-      console.error(`--ui-port expects a port number, got ${JSON.stringify(values['ui-port'])}`);
-      return 2;
-    }
+  const { port: uiPort, error } = parseUiPort(values['ui-port']);
+  if (error) {
+    console.error(error);
+    return 2;
   }
   // Its own state, apart from `npm run dev`'s .changectl/, so both can run at once.
   const stateDir = resolve(values['state-dir'] ?? join(projectRoot, '.changectl', 'demo'));

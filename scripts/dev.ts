@@ -1,7 +1,7 @@
 // `npm run dev`: the whole local stack in the foreground (Temporal with its Web UI, the sandbox
 // cluster, Prometheus, a worker); Ctrl-C stops all of it.
 import { parseArgs } from 'node:util';
-import { DevStackRunningError, displayPath, startDevStack } from '../src/devstack';
+import { DevStackRunningError, displayPath, parseUiPort, startDevStack } from '../src/devstack';
 
 const usage = 'usage: npm run dev -- [--ui-port N] [--quiet-worker]';
 
@@ -17,13 +17,10 @@ async function main(): Promise<number> {
     console.log(usage);
     return 0;
   }
-  let uiPort: number | undefined;
-  if (values['ui-port'] !== undefined) {
-    uiPort = Number(values['ui-port']);
-    if (!Number.isInteger(uiPort) || uiPort < 1 || uiPort > 65535) {
-      console.error(`--ui-port expects a port number, got ${JSON.stringify(values['ui-port'])}`);
-      return 2;
-    }
+  const { port: uiPort, error } = parseUiPort(values['ui-port']);
+  if (error) {
+    console.error(error);
+    return 2;
   }
 
   const started = Date.now();

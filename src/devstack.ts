@@ -559,6 +559,19 @@ function removeQuietly(path: string): void {
 }
 
 /** A path relative to the working directory when that is shorter, for printing. */
+/**
+ * The `--ui-port` flag of `npm run dev` and `npm run demo`: undefined when absent, a message
+ * naming the flag when it is not a port number.
+ */
+export function parseUiPort(raw: string | undefined): { port?: number; error?: string } {
+  if (raw === undefined) return {};
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    return { error: `--ui-port expects a port number, got ${JSON.stringify(raw)}` };
+  }
+  return { port };
+}
+
 export function displayPath(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel && !rel.startsWith('..') && rel.length < path.length ? rel : path;
