@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -36,6 +35,9 @@ import {
   uniqueTaskQueue,
   workflowBundle,
 } from '../helpers/temporal';
+// The lock workflow of a service never ends and is pinned to the task queue of the change that
+// started it, so every test changes a service of its own.
+import { uniqueService, waitForStatus } from '../helpers/planned-run';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
@@ -43,14 +45,6 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 /** Slack for timers: a timer fires on time, the workflow task that records it a moment later. */
 const TIMER_SLACK_MS = 60_000;
-
-/**
- * The lock workflow of a service never ends and is pinned to the task queue of the change that
- * started it, so every test changes a service of its own.
- */
-function uniqueService(): string {
-  return `svc-${randomUUID().slice(0, 8)}`;
-}
 
 /** An emergency change to `service` by alice for INC-42, with any part of the spec replaced. */
 function emergencyRequest(
@@ -100,23 +94,9 @@ const goodDoc: DocumentationInput = {
 
 type Handle = WorkflowHandle<ChangeWorkflow>;
 
-/** Polls the status query until `done` holds; fails with the last status seen after 30 s. */
-async function waitFor(
-  handle: Handle,
-  done: (s: ChangeStatus) => boolean,
-  what: string,
-): Promise<ChangeStatus> {
-  const deadline = Date.now() + 30_000;
-  let last: ChangeStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await handle.query(statusQuery);
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(
-    `timed out waiting for ${what}; last state ${last?.state}, timeline: ${JSON.stringify(last?.timeline.map((e) => e.event))}`,
-  );
-}
+/** Polls the status query for up to 30 s. */
+const waitFor = (handle: Handle, done: (s: ChangeStatus) => boolean, what: string) =>
+  waitForStatus(handle, done, what, 30_000);
 
 const inState = (handle: Handle, state: ChangeStatus['state']) =>
   waitFor(handle, (s) => s.state === state, `state ${state}`);

@@ -23,28 +23,16 @@ import {
   uniqueTaskQueue,
   workflowBundle,
 } from '../helpers/temporal';
+import { waitForStatus as pollStatus } from '../helpers/planned-run';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 const HOUR_MS = 3_600_000;
 
 type Handle = WorkflowHandle<ChangeWorkflow>;
 
-/** Polls the status query until `ready` holds; fails with the last status rather than hang. */
-async function waitForStatus(
-  handle: Handle,
-  ready: (s: ChangeStatus) => boolean,
-  what: string,
-): Promise<ChangeStatus> {
-  let last: ChangeStatus | undefined;
-  for (let i = 0; i < 200; i++) {
-    last = await handle.query(statusQuery);
-    if (ready(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(
-    `${what} never happened; last state ${last?.state}, timeline ${JSON.stringify(last?.timeline)}`,
-  );
-}
+/** Polls the status query for up to 10 s. */
+const waitForStatus = (handle: Handle, ready: (s: ChangeStatus) => boolean, what: string) =>
+  pollStatus(handle, ready, what, 10000);
 
 const inState = (handle: Handle, state: ChangeStatus['state']) =>
   waitForStatus(handle, (s) => s.state === state, `state ${state}`);

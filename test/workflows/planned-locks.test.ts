@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -31,13 +30,12 @@ import {
   uniqueTaskQueue,
   workflowBundle,
 } from '../helpers/temporal';
+// uniqueService: lock workflows outlive a test on the shared server.
+import { uniqueService, waitForStatus as pollStatus } from '../helpers/planned-run';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
 type Handle = WorkflowHandle<ChangeWorkflow>;
-
-/** A service no other test uses: lock workflows outlive a test on the shared server. */
-const uniqueService = () => `svc-${randomUUID().slice(0, 8)}`;
 
 /**
  * A change to `service` in staging: standard ones are pre-approved by the test policy and go
@@ -62,21 +60,9 @@ function changeTo(
   });
 }
 
-async function waitForStatus(
-  handle: Handle,
-  ready: (s: ChangeStatus) => boolean,
-  what: string,
-): Promise<ChangeStatus> {
-  let last: ChangeStatus | undefined;
-  for (let i = 0; i < 200; i++) {
-    last = await handle.query(statusQuery);
-    if (ready(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(
-    `${what} never happened; last state ${last?.state}, timeline ${JSON.stringify(last?.timeline)}`,
-  );
-}
+/** Polls the status query for up to 10 s. */
+const waitForStatus = (handle: Handle, ready: (s: ChangeStatus) => boolean, what: string) =>
+  pollStatus(handle, ready, what, 10000);
 
 /** A promise a test resolves when it wants a fake to go on. */
 function gate(): { passed: Promise<void>; open: () => void } {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -8,7 +7,7 @@ import { Worker } from '@temporalio/worker';
 import type { ChangeRequestInput } from '../../src/change/request';
 import type { ChangeLog, ChangeStatus } from '../../src/lifecycle/status';
 import { startChange, type ChangeWorkflow } from '../../src/temporal/start';
-import { rescheduleSignal, statusQuery } from '../../workflows/messages';
+import { rescheduleSignal } from '../../workflows/messages';
 import { createFakeActivities, testPolicy, testRequest } from '../helpers/fakes';
 import {
   createTimeSkippingEnv,
@@ -16,6 +15,7 @@ import {
   uniqueTaskQueue,
   workflowBundle,
 } from '../helpers/temporal';
+import { uniqueService, waitForStatus as pollStatus } from '../helpers/planned-run';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 const HOUR_MS = 3_600_000;
@@ -31,7 +31,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * sharing one server never share a lock.
  */
 function standardChange(id: string, spec: Spec = {}) {
-  const service = `svc-${randomUUID().slice(0, 8)}`;
+  const service = uniqueService();
   return testRequest(id, {
     type: 'standard',
     environment: 'staging',
@@ -47,21 +47,9 @@ function standardChange(id: string, spec: Spec = {}) {
   });
 }
 
-async function waitForStatus(
-  handle: Handle,
-  ready: (s: ChangeStatus) => boolean,
-  what: string,
-): Promise<ChangeStatus> {
-  let last: ChangeStatus | undefined;
-  for (let i = 0; i < 200; i++) {
-    last = await handle.query(statusQuery);
-    if (ready(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(
-    `${what} never happened; last state ${last?.state}, timeline ${JSON.stringify(last?.timeline)}`,
-  );
-}
+/** Polls the status query for up to 10 s. */
+const waitForStatus = (handle: Handle, ready: (s: ChangeStatus) => boolean, what: string) =>
+  pollStatus(handle, ready, what, 10000);
 
 /** Waits until the change sleeps for its start (its 'scheduled' notice is out). */
 const waitingForStart = (handle: Handle) =>
