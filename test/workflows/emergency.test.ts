@@ -151,6 +151,19 @@ describe('emergency change', () => {
     await env?.teardown();
   });
 
+  /** Starts `request`, has carol approve it as incident commander, documents it on time. */
+  async function approvedAndDocumented(
+    request: ReturnType<typeof emergencyRequest>,
+    taskQueue: string,
+  ): Promise<ChangeLog> {
+    const handle = await startChange(env.client, request, { taskQueue });
+    await inState(handle, 'awaiting-ic-approval');
+    await handle.executeUpdate(approveUpdate, { args: [{ actor: 'carol' }] });
+    await inState(handle, 'awaiting-documentation');
+    await handle.executeUpdate(documentUpdate, { args: [goodDoc] });
+    return await handle.result();
+  }
+
   async function workerFor(title: string, scenario: FakeScenario = {}) {
     const taskQueue = uniqueTaskQueue(title);
     const fakes = createFakeActivities(env.client, scenario);
@@ -514,14 +527,7 @@ describe('emergency change', () => {
         metrics: [{ name: 'error-rate', query: 'sum(rate(errors[1m]))', failWhen: '> 0.01' }],
       },
     });
-    await worker.runUntil(async () => {
-      const handle = await startChange(env.client, request, { taskQueue });
-      await inState(handle, 'awaiting-ic-approval');
-      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'carol' }] });
-      await inState(handle, 'awaiting-documentation');
-      await handle.executeUpdate(documentUpdate, { args: [goodDoc] });
-      await handle.result();
-    });
+    await worker.runUntil(() => approvedAndDocumented(request, taskQueue));
     const watch = fakes.called('watchMetrics')[0]?.args[0] as WatchInput;
     // The test policy's emergency watch is the schema default, 10m.
     assert.equal(watch.endsAt - watch.startedAt, 10 * 60_000);
@@ -576,16 +582,9 @@ describe('emergency change', () => {
       backupFails: 'BackupStorageLocation unavailable',
     });
     const id = uniqueChangeId('EMG');
-    const log = await worker.runUntil(async () => {
-      const handle = await startChange(env.client, emergencyRequest(id, uniqueService()), {
-        taskQueue,
-      });
-      await inState(handle, 'awaiting-ic-approval');
-      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'carol' }] });
-      await inState(handle, 'awaiting-documentation');
-      await handle.executeUpdate(documentUpdate, { args: [goodDoc] });
-      return await handle.result();
-    });
+    const log = await worker.runUntil(() =>
+      approvedAndDocumented(emergencyRequest(id, uniqueService()), taskQueue),
+    );
     assert.equal(log.changeLog.state, 'completed');
     assert.equal(log.changeLog.backup.name, undefined);
     assert.match(log.changeLog.backup.error ?? '', /BackupStorageLocation unavailable/);
@@ -638,16 +637,9 @@ describe('emergency change', () => {
     });
     const { taskQueue, fakes, worker } = await workerFor(t.name, { policy });
     const id = uniqueChangeId('EMG');
-    const log = await worker.runUntil(async () => {
-      const handle = await startChange(env.client, emergencyRequest(id, uniqueService()), {
-        taskQueue,
-      });
-      await inState(handle, 'awaiting-ic-approval');
-      await handle.executeUpdate(approveUpdate, { args: [{ actor: 'carol' }] });
-      await inState(handle, 'awaiting-documentation');
-      await handle.executeUpdate(documentUpdate, { args: [goodDoc] });
-      return await handle.result();
-    });
+    const log = await worker.runUntil(() =>
+      approvedAndDocumented(emergencyRequest(id, uniqueService()), taskQueue),
+    );
 
     assert.equal(log.changeLog.state, 'completed');
     const bypassed = log.changeLog.window.bypassed;
