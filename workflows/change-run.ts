@@ -23,7 +23,7 @@ import {
   type ChangeRequest,
   type MetricSpec,
 } from '../src/change/request';
-import { toFieldIssues } from '../src/change/validation';
+import { validateWith, ValidationError } from '../src/change/validation';
 import type {
   DeploymentState,
   NotificationKind,
@@ -130,18 +130,19 @@ const refusedEvent: Record<RefusedAttempt['action'], string> = {
   document: 'documentation refused',
 };
 
+/** The request validated again inside the workflow, by the same rules as the CLI's loader. */
 export function validateChangeInput(input: ChangeInput): ChangeRequest {
-  const result = changeRequestSchema.safeParse(input?.request);
-  if (!result.success) {
-    const issues = toFieldIssues(result.error);
+  try {
+    return validateWith(changeRequestSchema, input?.request, 'change request');
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
     throw ApplicationFailure.create({
       type: FailureType.InvalidRequest,
       nonRetryable: true,
-      message: `change request is invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-      details: [issues],
+      message: `change request is invalid: ${err.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      details: [err.issues],
     });
   }
-  return result.data;
 }
 
 export class ChangeRun {

@@ -2,7 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument as parseYaml, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { changeRequestSchema, type ChangeRequest } from './request';
-import { formatPath, toFieldIssues, ValidationError, type FieldIssue } from './validation';
+import { validateWith, ValidationError } from './validation';
+
+// Validation of parsed values is pure and lives with the schemas' helpers, so workflows use it too.
+export { validateWith };
 
 /**
  * Parses YAML (or JSON, which is YAML) text and validates it with a schema. Syntax errors and
@@ -40,67 +43,6 @@ function yamlMessage(error: YAMLError): string {
   if (error.code === 'DUPLICATE_KEY') return 'duplicate key';
   const first = error.message.split('\n')[0] ?? error.message;
   return first.replace(/ at line \d+, column \d+:?$/, '');
-}
-
-/** Validates an already-parsed value; used for workflow inputs too. */
-export function validateWith<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  documentName: string,
-): z.output<S> {
-  const reserved = prototypeKeyIssues(value);
-  // With a reserved key present, the rest is checked on a copy without it: zod must never see one.
-  const result = schema.safeParse(reserved.length > 0 ? withoutReservedKeys(value) : value);
-  if (!result.success || reserved.length > 0) {
-    const taken = new Set(reserved.map((i) => i.path));
-    const issues = result.success ? [] : toFieldIssues(result.error, value);
-    throw new ValidationError(documentName, [
-      ...reserved,
-      ...issues.filter((i) => !taken.has(i.path)),
-    ]);
-  }
-  return result.data;
-}
-
-/** Keys that name an object's plumbing, never a field, a person or a team. */
-const reservedKeys = new Set(['__proto__', 'constructor', 'prototype']);
-
-function withoutReservedKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutReservedKeys);
-  if (typeof value !== 'object' || value === null) return value;
-  const copy: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(value)) {
-    if (!reservedKeys.has(key)) copy[key] = withoutReservedKeys(child);
-  }
-  return copy;
-}
-
-/**
- * A key named `__proto__` (which YAML and JSON.parse keep as an ordinary key) would become the
- * prototype of the object zod copies a loose object into, and records drop it without a word;
- * an own `constructor` key makes zod's plain-object check throw a TypeError instead of giving a
- * validation error. Either way the document would not mean what it says.
- */
-function prototypeKeyIssues(
-  value: unknown,
-  path: (string | number)[] = [],
-  issues: FieldIssue[] = [],
-): FieldIssue[] {
-  if (Array.isArray(value)) {
-    value.forEach((item: unknown, i) => prototypeKeyIssues(item, [...path, i], issues));
-  } else if (typeof value === 'object' && value !== null) {
-    for (const [key, child] of Object.entries(value)) {
-      if (reservedKeys.has(key)) {
-        issues.push({
-          path: formatPath([...path, key]),
-          message: `'${key}' is not a field name`,
-        });
-      } else {
-        prototypeKeyIssues(child, [...path, key], issues);
-      }
-    }
-  }
-  return issues;
 }
 
 export async function readDocument<S extends z.ZodType>(
