@@ -9,7 +9,7 @@ import type {
   RollbackResult,
   RolloutPlan,
   RolloutResult,
-} from '../src/contracts';
+} from '../src/core/contracts';
 import type { DryRun } from './kubernetes-client';
 import {
   Annotation,

@@ -12,7 +12,7 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../src/errors';
+import { FailureType } from '../src/core/errors';
 import { FIELD_MANAGER, ownedBy, type JsonPatchOperation } from './kubernetes-deployments';
 import { isNotFound, kubeCall, kubernetesFailure } from './kubernetes-errors';
 

@@ -1,6 +1,6 @@
 /** What a rollout plan writes, worked out before anything is written. */
 import type { KubernetesObject, V1Container, V1Deployment } from '@kubernetes/client-node';
-import type { RolloutPlan } from '../src/contracts';
+import type { RolloutPlan } from '../src/core/contracts';
 import { Annotation, changeCause, objectName } from './kubernetes-deployments';
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -4,8 +4,8 @@
  */
 import type { V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { formatDuration } from '../src/change/duration';
-import { FailureType } from '../src/errors';
+import { formatDuration } from '../src/core/change/duration';
+import { FailureType } from '../src/core/errors';
 import type { ClusterApi, DryRun } from './kubernetes-client';
 import {
   Annotation,

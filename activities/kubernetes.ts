@@ -16,8 +16,8 @@ import type {
   RolloutTarget,
   RollbackInput,
   RollbackResult,
-} from '../src/contracts';
-import { FailureType } from '../src/errors';
+} from '../src/core/contracts';
+import { FailureType } from '../src/core/errors';
 import {
   dryRunBlueGreen,
   finalizeBlueGreen,

@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { LockActivities } from '../src/contracts';
+import type { LockActivities } from '../src/core/contracts';
 import { acquireLockSignal, releaseLockSignal } from '../workflows/messages';
 
 /**

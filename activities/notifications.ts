@@ -1,8 +1,8 @@
 import { appendFile, open } from 'node:fs/promises';
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Notification, NotificationActivities } from '../src/contracts';
-import { FailureType } from '../src/errors';
+import type { Notification, NotificationActivities } from '../src/core/contracts';
+import { FailureType } from '../src/core/errors';
 
 export interface NotificationSinks {
   /** One line per message in the worker's log. */

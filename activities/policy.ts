@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { ValidationError } from '../src/change/validation';
-import type { PolicyActivities } from '../src/contracts';
-import { FailureType } from '../src/errors';
-import { loadPolicyFile } from '../src/policy/load';
-import type { Policy } from '../src/policy/schema';
+import { ValidationError } from '../src/core/change/validation';
+import type { PolicyActivities } from '../src/core/contracts';
+import { FailureType } from '../src/core/errors';
+import { loadPolicyFile } from '../src/load/policy';
+import type { Policy } from '../src/core/policy/schema';
 
 /**
  * The policy the worker is configured with, read fresh on every call so that a platform team's

@@ -12,8 +12,8 @@ import type {
   WatchInput,
   WatchResult,
   WatchState,
-} from '../src/contracts';
-import { FailureType } from '../src/errors';
+} from '../src/core/contracts';
+import { FailureType } from '../src/core/errors';
 import {
   createPrometheusClient,
   PrometheusQueryError,
@@ -30,7 +30,7 @@ import {
   isWatchState,
   recordRound,
   summarizeWatch,
-} from '../src/verification/engine';
+} from '../src/core/verification/engine';
 
 /** The longest the watch sleeps between checks for cancellation and heartbeats. */
 const SLEEP_SLICE_MS = 1_000;

@@ -4,8 +4,13 @@
  */
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { BackupInput, BackupResult, RestoreResult, VeleroActivities } from '../src/contracts';
-import { FailureType } from '../src/errors';
+import type {
+  BackupInput,
+  BackupResult,
+  RestoreResult,
+  VeleroActivities,
+} from '../src/core/contracts';
+import { FailureType } from '../src/core/errors';
 import { Annotation } from './kubernetes-deployments';
 import { isAlreadyExists, isTransient, kubeCall, kubernetesFailure } from './kubernetes-errors';
 import { Progress } from './kubernetes-progress';

@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { projectRoot } from '../src/tools';
+import { projectRoot } from '../src/stack/tools';
 import { workflowsPath } from '../worker/worker';
 
 const outputPath = resolve(projectRoot, process.argv[2] ?? 'dist/workflow-bundle.js');

@@ -11,9 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { stringify as toYaml } from 'yaml';
-import { loadChangeRequestFile } from '../src/change/load';
-import { loadPolicyFile } from '../src/policy/load';
-import { changeWorkflowId } from '../src/change/request';
+import { loadChangeRequestFile } from '../src/load/change';
+import { loadPolicyFile } from '../src/load/policy';
+import { changeWorkflowId } from '../src/core/change/request';
 import { workflowUiUrl } from '../src/cli/links';
 import {
   DevStackRunningError,
@@ -21,9 +21,9 @@ import {
   parseUiPort,
   startDevStack,
   type DevStack,
-} from '../src/devstack';
-import type { ChangeState, ChangeStatus } from '../src/lifecycle/status';
-import { projectRoot, ToolMissingError, toolPath, type ToolName } from '../src/tools';
+} from '../src/stack/devstack';
+import type { ChangeState, ChangeStatus } from '../src/core/lifecycle/status';
+import { projectRoot, ToolMissingError, toolPath, type ToolName } from '../src/stack/tools';
 import { statusQuery } from '../workflows/messages';
 
 const usage = 'usage: npm run demo -- [--exit] [--state-dir DIR] [--ui-port N]';

@@ -1,7 +1,12 @@
 // `npm run dev`: the whole local stack in the foreground (Temporal with its Web UI, the sandbox
 // cluster, Prometheus, a worker); Ctrl-C stops all of it.
 import { parseArgs } from 'node:util';
-import { DevStackRunningError, displayPath, parseUiPort, startDevStack } from '../src/devstack';
+import {
+  DevStackRunningError,
+  displayPath,
+  parseUiPort,
+  startDevStack,
+} from '../src/stack/devstack';
 
 const usage = 'usage: npm run dev -- [--ui-port N] [--quiet-worker]';
 

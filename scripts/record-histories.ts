@@ -18,9 +18,9 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { changeWorkflowId, type ChangeRequest } from '../src/change/request';
-import type { ChangeLog, ChangeState } from '../src/lifecycle/status';
-import { changeStateKey } from '../src/temporal/search-attributes';
+import { changeWorkflowId, type ChangeRequest } from '../src/core/change/request';
+import type { ChangeLog, ChangeState } from '../src/core/lifecycle/status';
+import { changeStateKey } from '../src/core/search-attributes';
 import { startChange, type ChangeWorkflow } from '../src/temporal/start';
 import { approveUpdate, cancelSignal, documentUpdate } from '../workflows/messages';
 import {

@@ -1,7 +1,7 @@
 // `npm run sandbox`: the sandbox cluster in the foreground, for the demo and for trying kubectl.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { startSandbox } from '../src/sandbox/index';
+import { startSandbox } from '../src/stack/sandbox/index';
 
 const usage = `usage: npm run sandbox -- [--port N] [--kubeconfig PATH] [--pod-ready-ms N]
                         [--fault-5xx RATE] [--fault-409 RATE] [--latency-ms N] [--no-seed]`;

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { durationHint, formatDuration, parseDuration } from '../src/change/duration';
+import { durationHint, formatDuration, parseDuration } from '../src/core/change/duration';
 import type { PrometheusAuth } from '../src/prometheus/api';
 import {
   ConnectionConfigError,

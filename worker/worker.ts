@@ -16,7 +16,7 @@ import type {
   PolicyActivities,
   PrometheusActivities,
   VeleroActivities,
-} from '../src/contracts';
+} from '../src/core/contracts';
 import type { WorkerConfig } from './config';
 
 /** Every activity interface the workflows proxy; the compiler checks that all are registered. */

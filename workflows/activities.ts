@@ -6,7 +6,7 @@ import type {
   PolicyActivities,
   PrometheusActivities,
   VeleroActivities,
-} from '../src/contracts';
+} from '../src/core/contracts';
 
 /** Checks before anything changes: a few attempts, then the change fails with nothing changed. */
 const quickRetry = { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 5 };

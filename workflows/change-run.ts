@@ -16,24 +16,29 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { parseDuration } from '../src/change/duration';
+import { parseDuration } from '../src/core/change/duration';
 import {
   backupSpecOf,
   changeRequestSchema,
   type ChangeRequest,
   type MetricSpec,
-} from '../src/change/request';
-import { validateWith, ValidationError } from '../src/change/validation';
+} from '../src/core/change/request';
+import { validateWith, ValidationError } from '../src/core/change/validation';
 import type {
   DeploymentState,
   NotificationKind,
   RolloutPlan,
   RolloutResult,
   WatchResult,
-} from '../src/contracts';
-import { FailureType } from '../src/errors';
-import { buildChangeLog } from '../src/lifecycle/changelog';
-import { completeText, deployingText, endedText, rolledBackText } from '../src/lifecycle/messages';
+} from '../src/core/contracts';
+import { FailureType } from '../src/core/errors';
+import { buildChangeLog } from '../src/core/lifecycle/changelog';
+import {
+  completeText,
+  deployingText,
+  endedText,
+  rolledBackText,
+} from '../src/core/lifecycle/messages';
 import {
   isEndState,
   type ChangeInput,
@@ -42,13 +47,13 @@ import {
   type ChangeStatus,
   type EndState,
   type RefusedAttempt,
-} from '../src/lifecycle/status';
-import { quorumStatus, type ApprovalRecord, type Verdict } from '../src/policy/approvals';
-import { assessRisk } from '../src/policy/risk';
-import type { Policy } from '../src/policy/schema';
-import { blockersAt, type WindowTarget } from '../src/policy/windows';
-import { changeStateKey, riskLevelKey } from '../src/temporal/search-attributes';
-import { queryLookbackMs } from '../src/verification/lookback';
+} from '../src/core/lifecycle/status';
+import { quorumStatus, type ApprovalRecord, type Verdict } from '../src/core/policy/approvals';
+import { assessRisk } from '../src/core/policy/risk';
+import type { Policy } from '../src/core/policy/schema';
+import { blockersAt, type WindowTarget } from '../src/core/policy/windows';
+import { changeStateKey, riskLevelKey } from '../src/core/search-attributes';
+import { queryLookbackMs } from '../src/core/verification/lookback';
 import {
   kubernetesChecks,
   kubernetesRollouts,

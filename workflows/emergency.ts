@@ -1,15 +1,15 @@
 import { condition, setHandler } from '@temporalio/workflow';
-import { parseDuration } from '../src/change/duration';
-import { validateDocumentation } from '../src/lifecycle/documentation';
-import type { ChangeInput, ChangeLog, ChangeStatus, EndState } from '../src/lifecycle/status';
+import { parseDuration } from '../src/core/change/duration';
+import { validateDocumentation } from '../src/core/lifecycle/documentation';
+import type { ChangeInput, ChangeLog, ChangeStatus, EndState } from '../src/core/lifecycle/status';
 import {
   checkIncidentCommanderApproval,
   checkKnownPerson,
   incidentCommanders,
   type Verdict,
-} from '../src/policy/approvals';
-import type { Policy } from '../src/policy/schema';
-import { blockersAt } from '../src/policy/windows';
+} from '../src/core/policy/approvals';
+import type { Policy } from '../src/core/policy/schema';
+import { blockersAt } from '../src/core/policy/windows';
 import { ChangeRun, refusal } from './change-run';
 import { documentSignal, documentUpdate, type DocumentationInput } from './messages';
 

@@ -8,7 +8,7 @@ import {
   workflowInfo,
   log,
 } from '@temporalio/workflow';
-import type { LockActivities } from '../src/contracts';
+import type { LockActivities } from '../src/core/contracts';
 import {
   acquireLockSignal,
   lockGrantedSignal,

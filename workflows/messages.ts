@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ChangeStatus } from '../src/lifecycle/status';
+import type { ChangeStatus } from '../src/core/lifecycle/status';
 
 /** Every operator message names who sends it: the CLI's `--as`, or the UI user. */
 export interface Actor {

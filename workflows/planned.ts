@@ -1,14 +1,14 @@
 import { condition } from '@temporalio/workflow';
-import { parseDuration } from '../src/change/duration';
-import type { ChangeInput, ChangeLog } from '../src/lifecycle/status';
+import { parseDuration } from '../src/core/change/duration';
+import type { ChangeInput, ChangeLog } from '../src/core/lifecycle/status';
 import {
   checkApproval,
   checkRejection,
   quorumStatus,
   requiredApprovals,
-} from '../src/policy/approvals';
-import type { Policy } from '../src/policy/schema';
-import { nextAllowedStart } from '../src/policy/windows';
+} from '../src/core/policy/approvals';
+import type { Policy } from '../src/core/policy/schema';
+import { nextAllowedStart } from '../src/core/policy/windows';
 import { ChangeRun } from './change-run';
 
 /**

@@ -10,10 +10,15 @@ import {
   proxyActivities,
   TimeoutFailure,
 } from '@temporalio/workflow';
-import type { PrometheusActivities, WatchInput, WatchResult, WatchState } from '../src/contracts';
-import { formatDuration } from '../src/change/duration';
-import { FailureType } from '../src/errors';
-import { initialWatchState, isWatchState } from '../src/verification/engine';
+import type {
+  PrometheusActivities,
+  WatchInput,
+  WatchResult,
+  WatchState,
+} from '../src/core/contracts';
+import { formatDuration } from '../src/core/change/duration';
+import { FailureType } from '../src/core/errors';
+import { initialWatchState, isWatchState } from '../src/core/verification/engine';
 
 /**
  * Time a segment may take beyond its end: the last round's queries, a worker restart, retries.

@@ -8,10 +8,11 @@
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { changeWorkflowId } from '../../src/change/request';
-import { changeSearchAttributes, indexedValueTypes } from '../../src/temporal/search-attributes';
+import { changeWorkflowId } from '../../src/core/change/request';
+import { changeSearchAttributes } from '../../src/core/search-attributes';
+import { indexedValueTypes } from '../../src/temporal/search-attributes';
 import { startChange } from '../../src/temporal/start';
-import { toolPath } from '../../src/tools';
+import { toolPath } from '../../src/stack/tools';
 import { approveUpdate, statusQuery } from '../../workflows/messages';
 import {
   createFakeActivities,

@@ -2,7 +2,7 @@
 // benchmark runs in its own process (each installs its own Temporal runtime and server).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { projectRoot } from '../../src/tools';
+import { projectRoot } from '../../src/stack/tools';
 
 const benchmarks = {
   validation: 'change requests and policies validated per second',

@@ -7,12 +7,12 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseChangeRequest } from '../../src/change/load';
-import { changeRequestSchema } from '../../src/change/request';
-import { ValidationError } from '../../src/change/validation';
-import { parsePolicy } from '../../src/policy/load';
-import { nextAllowedStart } from '../../src/policy/windows';
-import { projectRoot } from '../../src/tools';
+import { parseChangeRequest } from '../../src/load/change';
+import { changeRequestSchema } from '../../src/core/change/request';
+import { ValidationError } from '../../src/core/change/validation';
+import { parsePolicy } from '../../src/load/policy';
+import { nextAllowedStart } from '../../src/core/policy/windows';
+import { projectRoot } from '../../src/stack/tools';
 
 const RUN_MS = 1_000;
 const WARMUP_MS = 200;

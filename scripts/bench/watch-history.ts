@@ -7,14 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import type { PrometheusActivities, WatchInput, WatchResult } from '../../src/contracts';
-import { toolPath } from '../../src/tools';
+import type { PrometheusActivities, WatchInput, WatchResult } from '../../src/core/contracts';
+import { toolPath } from '../../src/stack/tools';
 import {
   evaluateMeasurement,
   initialWatchState,
   recordRound,
   summarizeWatch,
-} from '../../src/verification/engine';
+} from '../../src/core/verification/engine';
 import {
   extendWatchSignal,
   watchEndsAtQuery,

@@ -2,15 +2,15 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { changeWorkflowId } from '../change/request';
-import { personHandle } from '../change/validation';
-import { isEndState, type ChangeState } from '../lifecycle/status';
+import { changeWorkflowId } from '../core/change/request';
+import { personHandle } from '../core/change/validation';
+import { isEndState, type ChangeState } from '../core/lifecycle/status';
 import {
   ConnectionConfigError,
   loadConnectionOptions,
   type ConnectionOptions,
 } from '../temporal/connection';
-import { changeStateKey } from '../temporal/search-attributes';
+import { changeStateKey } from '../core/search-attributes';
 import { ChangeNotFoundError, CliError, ExitCode, TemporalUnreachableError } from './errors';
 import { parseInput } from './input';
 import { Printer, type CliIo } from './output';

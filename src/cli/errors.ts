@@ -6,8 +6,8 @@ import {
   isGrpcServiceError,
 } from '@temporalio/client';
 import { ApplicationFailure, NamespaceNotFoundError } from '@temporalio/common';
-import { ValidationError, type FieldIssue } from '../change/validation';
-import { FailureType } from '../errors';
+import { ValidationError, type FieldIssue } from '../core/change/validation';
+import { FailureType } from '../core/errors';
 import { ChangeAlreadyExistsError } from '../temporal/start';
 
 /** The exit codes `changectl` promises; other tools rely on them. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { CHANGE_ID_PATTERN } from '../change/request';
-import { durationHint, parseDuration } from '../change/duration';
-import { toFieldIssues, type FieldIssue } from '../change/validation';
+import { CHANGE_ID_PATTERN } from '../core/change/request';
+import { durationHint, parseDuration } from '../core/change/duration';
+import { toFieldIssues, type FieldIssue } from '../core/change/validation';
 import { CliError, ExitCode } from './errors';
 
 /** Positional arguments, named as usage shows them rather than as flags. */

@@ -1,27 +1,8 @@
 import type { Connection } from '@temporalio/client';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { changeSearchAttributes } from '../core/search-attributes';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 
 type IndexedValueType = NonNullable<ReturnType<typeof encodeSearchAttributeIndexedValueType>>;
-
-export const changeIdKey = defineSearchAttributeKey('ChangeId', SearchAttributeType.KEYWORD);
-export const changeTypeKey = defineSearchAttributeKey('ChangeType', SearchAttributeType.KEYWORD);
-export const changeStateKey = defineSearchAttributeKey('ChangeState', SearchAttributeType.KEYWORD);
-export const environmentKey = defineSearchAttributeKey('Environment', SearchAttributeType.KEYWORD);
-export const servicesKey = defineSearchAttributeKey('Services', SearchAttributeType.KEYWORD_LIST);
-export const riskLevelKey = defineSearchAttributeKey('RiskLevel', SearchAttributeType.KEYWORD);
-export const requestedByKey = defineSearchAttributeKey('RequestedBy', SearchAttributeType.KEYWORD);
-
-/** Every search attribute changectl sets; registered on dev servers and by `changectl setup`. */
-export const changeSearchAttributes = [
-  changeIdKey,
-  changeTypeKey,
-  changeStateKey,
-  environmentKey,
-  servicesKey,
-  riskLevelKey,
-  requestedByKey,
-] as const;
 
 /**
  * Registers changectl's search attributes on a namespace; those already there are left alone.

@@ -1,8 +1,8 @@
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { changeWorkflowId, type ChangeRequest } from '../change/request';
-import type { ChangeInput, ChangeLog } from '../lifecycle/status';
+import { changeWorkflowId, type ChangeRequest } from '../core/change/request';
+import type { ChangeInput, ChangeLog } from '../core/lifecycle/status';
 import {
   changeIdKey,
   changeStateKey,
@@ -11,7 +11,7 @@ import {
   requestedByKey,
   riskLevelKey,
   servicesKey,
-} from './search-attributes';
+} from '../core/search-attributes';
 
 export const DEFAULT_TASK_QUEUE = 'changectl';
 

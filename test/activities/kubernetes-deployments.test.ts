@@ -11,7 +11,7 @@ import {
   selectorPatch,
   undoPatch,
 } from '../../activities/kubernetes-deployments';
-import { FailureType } from '../../src/errors';
+import { FailureType } from '../../src/core/errors';
 
 function deployment(status: V1Deployment['status'], generation = 2, replicas = 3): V1Deployment {
   return {

@@ -14,8 +14,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { loadKubeConfig } from '../../activities/kubeconfig';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index';
-import type { RolloutPlan } from '../../src/contracts';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/stack/sandbox/index';
+import type { RolloutPlan } from '../../src/core/contracts';
 
 export const quietLogger = new DefaultLogger('ERROR');
 

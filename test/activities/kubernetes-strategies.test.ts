@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { AppsV1Api, CoreV1Api, V1Deployment } from '@kubernetes/client-node';
 import { createKubernetesActivities } from '../../activities/kubernetes';
 import { Annotation } from '../../activities/kubernetes-deployments';
-import type { KubernetesActivities, RolloutPlan } from '../../src/contracts';
+import type { KubernetesActivities, RolloutPlan } from '../../src/core/contracts';
 import { uniqueChangeId } from '../helpers/temporal';
 import {
   gatewayImage,

@@ -6,7 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createKubernetesActivities } from '../../activities/kubernetes';
 import { Annotation } from '../../activities/kubernetes-deployments';
 import type { WaitProgress } from '../../activities/kubernetes-progress';
-import { FailureType } from '../../src/errors';
+import { FailureType } from '../../src/core/errors';
 import { uniqueChangeId } from '../helpers/temporal';
 import {
   failureOf,

@@ -13,8 +13,8 @@ import {
   type NotificationRecord,
   type NotificationSinks,
 } from '../../activities/notifications';
-import type { Notification } from '../../src/contracts';
-import { FailureType } from '../../src/errors';
+import type { Notification } from '../../src/core/contracts';
+import { FailureType } from '../../src/core/errors';
 
 const deploying: Notification = {
   kind: 'deploying',

@@ -8,9 +8,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createPolicyActivities } from '../../activities/policy';
-import { FailureType } from '../../src/errors';
-import { parsePolicy } from '../../src/policy/load';
-import type { Policy } from '../../src/policy/schema';
+import { FailureType } from '../../src/core/errors';
+import { parsePolicy } from '../../src/load/policy';
+import type { Policy } from '../../src/core/policy/schema';
 
 const examplePolicy = fileURLToPath(new URL('../../examples/policy.yaml', import.meta.url));
 

@@ -4,8 +4,8 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/c
 import { ApplicationFailure } from '@temporalio/common';
 import type { WaitProgress } from '../../activities/kubernetes-progress';
 import { createVeleroActivities, veleroName } from '../../activities/velero';
-import { failBackupKey } from '../../src/sandbox/index';
-import { FailureType } from '../../src/errors';
+import { failBackupKey } from '../../src/stack/sandbox/index';
+import { FailureType } from '../../src/core/errors';
 import { uniqueChangeId } from '../helpers/temporal';
 import { failureOf, gatewayImage, imageOf, runAsActivity, sandboxFor } from './kubernetes-harness';
 

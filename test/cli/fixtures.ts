@@ -1,4 +1,4 @@
-import type { ChangeStatus } from '../../src/lifecycle/status';
+import type { ChangeStatus } from '../../src/core/lifecycle/status';
 import type { CliIo } from '../../src/cli/output';
 
 /** Captures what the CLI writes, as a terminal or a pipe would receive it. */

@@ -7,8 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { startDevStack, type DevStack } from '../../src/devstack';
-import type { ChangeLog, ChangeStatus } from '../../src/lifecycle/status';
+import { startDevStack, type DevStack } from '../../src/stack/devstack';
+import type { ChangeLog, ChangeStatus } from '../../src/core/lifecycle/status';
 import { statusQuery } from '../../workflows/messages';
 import { uniqueChangeId } from '../helpers/temporal';
 import {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { projectRoot } from '../../src/tools';
+import { projectRoot } from '../../src/stack/tools';
 
 export interface CliResult {
   code: number;

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { startDevStack, type DevStack } from '../../src/devstack';
-import { projectRoot } from '../../src/tools';
+import { startDevStack, type DevStack } from '../../src/stack/devstack';
+import { projectRoot } from '../../src/stack/tools';
 import { uniqueChangeId } from '../helpers/temporal';
 import { changeRequest, changectl, cliEnv, shown, writePolicy, writeRequest } from './harness';
 

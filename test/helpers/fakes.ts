@@ -14,12 +14,12 @@ import type {
   VeleroActivities,
   WatchInput,
   WatchResult,
-} from '../../src/contracts';
-import { FailureType } from '../../src/errors';
-import { initialWatchState } from '../../src/verification/engine';
-import { policySchema, type Policy } from '../../src/policy/schema';
-import type { ChangeRequestInput } from '../../src/change/request';
-import { changeRequestSchema, type ChangeRequest } from '../../src/change/request';
+} from '../../src/core/contracts';
+import { FailureType } from '../../src/core/errors';
+import { initialWatchState } from '../../src/core/verification/engine';
+import { policySchema, type Policy } from '../../src/core/policy/schema';
+import type { ChangeRequestInput } from '../../src/core/change/request';
+import { changeRequestSchema, type ChangeRequest } from '../../src/core/change/request';
 
 /** Every activity a change workflow calls, as the worker registers them. */
 export type ChangeActivities = KubernetesActivities &

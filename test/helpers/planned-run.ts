@@ -10,8 +10,8 @@ import { Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { ChangeRequest, ChangeRequestInput } from '../../src/change/request';
-import type { ChangeStatus } from '../../src/lifecycle/status';
+import type { ChangeRequest, ChangeRequestInput } from '../../src/core/change/request';
+import type { ChangeStatus } from '../../src/core/lifecycle/status';
 import type { ChangeWorkflow } from '../../src/temporal/start';
 import {
   approveUpdate,

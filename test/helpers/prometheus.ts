@@ -3,7 +3,7 @@ import {
   startPrometheus,
   waitForTargetsUp,
   type PrometheusServer,
-} from '../../src/prometheus/server';
+} from '../../src/stack/prometheus';
 
 export interface TestPrometheus extends PrometheusServer {
   /** The first value of an instant query, or null when there is none (or Prometheus is down). */

@@ -6,8 +6,9 @@ import {
   Runtime,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { changeSearchAttributes, indexedValueTypes } from '../../src/temporal/search-attributes';
-import { toolPath } from '../../src/tools';
+import { changeSearchAttributes } from '../../src/core/search-attributes';
+import { indexedValueTypes } from '../../src/temporal/search-attributes';
+import { toolPath } from '../../src/stack/tools';
 
 // Worker state changes at INFO drown test output; warnings and errors still show.
 Runtime.install({

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { projectRoot } from '../../src/tools';
+import { projectRoot } from '../../src/stack/tools';
 
 const DEMO_TIMEOUT_MS = 10 * 60_000;
 /** After SIGTERM the demo stops its stack (the worker drains first); then it is killed. */

@@ -13,8 +13,8 @@ import {
   startDevStack,
   type DevStack,
   type LockRecord,
-} from '../../src/devstack';
-import { changeSearchAttributes } from '../../src/temporal/search-attributes';
+} from '../../src/stack/devstack';
+import { changeSearchAttributes } from '../../src/core/search-attributes';
 
 function isAlive(pid: number): boolean {
   try {

@@ -13,10 +13,10 @@ import type {
   WatchInput,
   WatchResult,
   WatchState,
-} from '../../src/contracts';
-import { FailureType } from '../../src/errors';
+} from '../../src/core/contracts';
+import { FailureType } from '../../src/core/errors';
 import type { PrometheusConfig } from '../../src/prometheus/api';
-import { initialWatchState, isWatchState } from '../../src/verification/engine';
+import { initialWatchState, isWatchState } from '../../src/core/verification/engine';
 import { startTestPrometheus, waitUntil, type TestPrometheus } from '../helpers/prometheus';
 import {
   createDevServerEnv,

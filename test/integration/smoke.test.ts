@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { changeIdKey, changeStateKey } from '../../src/temporal/search-attributes';
+import { changeIdKey, changeStateKey } from '../../src/core/search-attributes';
 import {
   createDevServerEnv,
   createTimeSkippingEnv,

@@ -17,7 +17,7 @@ import type {
   V1Scale,
   V1Service,
 } from '@kubernetes/client-node';
-import type { Sandbox } from '../../src/sandbox/index';
+import type { Sandbox } from '../../src/stack/sandbox/index';
 import {
   call,
   deploymentPath,

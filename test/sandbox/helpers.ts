@@ -1,6 +1,6 @@
 import type { TestContext } from 'node:test';
 import type { V1Deployment, V1Status } from '@kubernetes/client-node';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/stack/sandbox/index';
 
 /** A sandbox for one test, closed when the test ends; pods and backups are quick. */
 export async function sandboxFor(t: TestContext, options: SandboxOptions = {}): Promise<Sandbox> {

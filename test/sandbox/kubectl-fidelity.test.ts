@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { startSandbox, type Sandbox } from '../../src/sandbox/index';
+import { startSandbox, type Sandbox } from '../../src/stack/sandbox/index';
 import { eventually } from './helpers';
 
 const kubectlBinary = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));

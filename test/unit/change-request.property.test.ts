@@ -4,12 +4,12 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parse, stringify } from 'yaml';
 import type { z } from 'zod';
-import { formatDuration } from '../../src/change/duration';
-import { parseChangeRequest, parseWith, validateWith } from '../../src/change/load';
-import { changeRequestSchema } from '../../src/change/request';
-import { ValidationError } from '../../src/change/validation';
-import { parsePolicy } from '../../src/policy/load';
-import { policySchema } from '../../src/policy/schema';
+import { formatDuration } from '../../src/core/change/duration';
+import { parseChangeRequest, parseWith, validateWith } from '../../src/load/change';
+import { changeRequestSchema } from '../../src/core/change/request';
+import { ValidationError } from '../../src/core/change/validation';
+import { parsePolicy } from '../../src/load/policy';
+import { policySchema } from '../../src/core/policy/schema';
 
 const RUNS = 2_000;
 

@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { loadChangeRequestFile, parseChangeRequest, validateWith } from '../../src/change/load';
+import { loadChangeRequestFile, parseChangeRequest, validateWith } from '../../src/load/change';
 import {
   backupSpecOf,
   changeRequestSchema,
   changeWorkflowId,
   isPlanned,
   type ChangeRequest,
-} from '../../src/change/request';
-import { formatPath, ValidationError, type FieldIssue } from '../../src/change/validation';
+} from '../../src/core/change/request';
+import { formatPath, ValidationError, type FieldIssue } from '../../src/core/change/validation';
 
 /** The contract's example from design.md: a normal rolling change with every section. */
 function validRequest(): Record<string, unknown> {

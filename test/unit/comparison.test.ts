@@ -7,7 +7,7 @@ import {
   thresholdOf,
   type Comparison,
   type ComparisonOperator,
-} from '../../src/change/comparison';
+} from '../../src/core/change/comparison';
 
 function parsed(text: string): Comparison {
   const comparison = parseComparison(text);

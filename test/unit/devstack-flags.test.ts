@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseUiPort } from '../../src/devstack';
+import { parseUiPort } from '../../src/stack/devstack';
 
 describe('--ui-port of npm run dev and npm run demo', () => {
   it('is optional and takes a port number', () => {

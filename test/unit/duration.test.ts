@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { durationHint, formatDuration, parseDuration } from '../../src/change/duration';
+import { durationHint, formatDuration, parseDuration } from '../../src/core/change/duration';
 
 describe('parseDuration', () => {
   it('reads each unit', () => {

@@ -3,12 +3,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { parseComparison } from '../../src/change/comparison';
-import { parseDuration } from '../../src/change/duration';
-import { loadChangeRequestFile } from '../../src/change/load';
-import { changeWorkflowId, isPlanned, type ChangeRequest } from '../../src/change/request';
-import { loadPolicyFile } from '../../src/policy/load';
-import type { Policy } from '../../src/policy/schema';
+import { parseComparison } from '../../src/core/change/comparison';
+import { parseDuration } from '../../src/core/change/duration';
+import { loadChangeRequestFile } from '../../src/load/change';
+import { changeWorkflowId, isPlanned, type ChangeRequest } from '../../src/core/change/request';
+import { loadPolicyFile } from '../../src/load/policy';
+import type { Policy } from '../../src/core/policy/schema';
 
 const examplesDir = fileURLToPath(new URL('../../examples/', import.meta.url));
 const examplePath = (file: string) => `${examplesDir}${file}`;

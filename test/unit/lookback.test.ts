@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { queryLookbackMs } from '../../src/verification/lookback';
+import { queryLookbackMs } from '../../src/core/verification/lookback';
 
 describe('queryLookbackMs', () => {
   it('is the longest range selector of the query', () => {

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { validateWith } from '../../src/change/load';
-import { ValidationError, type FieldIssue } from '../../src/change/validation';
-import { isValidCron, isValidTimeZone } from '../../src/policy/cron';
-import { loadPolicyFile, parsePolicy } from '../../src/policy/load';
-import { policySchema, type Policy } from '../../src/policy/schema';
+import { validateWith } from '../../src/load/change';
+import { ValidationError, type FieldIssue } from '../../src/core/change/validation';
+import { isValidCron, isValidTimeZone } from '../../src/core/policy/cron';
+import { loadPolicyFile, parsePolicy } from '../../src/load/policy';
+import { policySchema, type Policy } from '../../src/core/policy/schema';
 
 function validPolicy(): Record<string, unknown> {
   return {

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Measurement, MeasurementStatus, MetricCheck, WatchState } from '../../src/contracts';
+import type {
+  Measurement,
+  MeasurementStatus,
+  MetricCheck,
+  WatchState,
+} from '../../src/core/contracts';
 import {
   baselineValue,
   errorMeasurement,
@@ -12,7 +17,7 @@ import {
   recordRound,
   summarizeWatch,
   type WatchLimits,
-} from '../../src/verification/engine';
+} from '../../src/core/verification/engine';
 
 const at = '2026-12-01T02:00:00.000Z';
 const errorRate: MetricCheck = { name: 'error-rate', query: 'errors', failWhen: '> 0.01' };

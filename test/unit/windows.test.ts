@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { CronExpressionParser } from 'cron-parser';
 import fc from 'fast-check';
-import { parsePolicy } from '../../src/policy/load';
-import { cronFiresOnDay, isValidCron, parseCronSchedule } from '../../src/policy/cron';
-import { policySchema, type Policy } from '../../src/policy/schema';
+import { parsePolicy } from '../../src/load/policy';
+import { cronFiresOnDay, isValidCron, parseCronSchedule } from '../../src/core/policy/cron';
+import { policySchema, type Policy } from '../../src/core/policy/schema';
 import {
   blockersAt,
   matchesScope,
@@ -13,7 +13,7 @@ import {
   upcomingWindows,
   type StartDecision,
   type WindowTarget,
-} from '../../src/policy/windows';
+} from '../../src/core/policy/windows';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;

@@ -5,12 +5,12 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { changeWorkflowId, type ChangeRequestInput } from '../../src/change/request';
-import { FailureType } from '../../src/errors';
-import type { WatchInput } from '../../src/contracts';
-import type { ChangeLog, ChangeStatus } from '../../src/lifecycle/status';
-import type { Policy } from '../../src/policy/schema';
-import { changeStateKey } from '../../src/temporal/search-attributes';
+import { changeWorkflowId, type ChangeRequestInput } from '../../src/core/change/request';
+import { FailureType } from '../../src/core/errors';
+import type { WatchInput } from '../../src/core/contracts';
+import type { ChangeLog, ChangeStatus } from '../../src/core/lifecycle/status';
+import type { Policy } from '../../src/core/policy/schema';
+import { changeStateKey } from '../../src/core/search-attributes';
 import { startChange, type ChangeWorkflow } from '../../src/temporal/start';
 import {
   approveSignal,

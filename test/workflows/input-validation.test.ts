@@ -5,7 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { FailureType } from '../../src/errors';
+import { FailureType } from '../../src/core/errors';
 import { createFakeActivities, testRequest } from '../helpers/fakes';
 import {
   createTimeSkippingEnv,

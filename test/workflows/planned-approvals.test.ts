@@ -5,8 +5,8 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { FailureType } from '../../src/errors';
-import type { ChangeStatus } from '../../src/lifecycle/status';
+import { FailureType } from '../../src/core/errors';
+import type { ChangeStatus } from '../../src/core/lifecycle/status';
 import { startChange, type ChangeWorkflow } from '../../src/temporal/start';
 import {
   approveSignal,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { RollbackInput, WatchInput } from '../../src/contracts';
-import type { ChangeLog, ChangeStatus } from '../../src/lifecycle/status';
+import type { RollbackInput, WatchInput } from '../../src/core/contracts';
+import type { ChangeLog, ChangeStatus } from '../../src/core/lifecycle/status';
 import { startChange } from '../../src/temporal/start';
 import { decideSignal, statusQuery, type LockState } from '../../workflows/messages';
 import { createFakeActivities, testPolicy, watchResult, type FakeScenario } from '../helpers/fakes';

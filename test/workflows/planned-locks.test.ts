@@ -5,9 +5,9 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { ChangeRequestInput } from '../../src/change/request';
-import { FailureType } from '../../src/errors';
-import type { ChangeStatus } from '../../src/lifecycle/status';
+import type { ChangeRequestInput } from '../../src/core/change/request';
+import { FailureType } from '../../src/core/errors';
+import type { ChangeStatus } from '../../src/core/lifecycle/status';
 import { startChange, type ChangeWorkflow } from '../../src/temporal/start';
 import {
   cancelSignal,

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { RollbackInput, WatchInput } from '../../src/contracts';
-import type { ChangeRequestInput } from '../../src/change/request';
-import type { ChangeLog, ChangeStatus } from '../../src/lifecycle/status';
+import type { RollbackInput, WatchInput } from '../../src/core/contracts';
+import type { ChangeRequestInput } from '../../src/core/change/request';
+import type { ChangeLog, ChangeStatus } from '../../src/core/lifecycle/status';
 import { startChange } from '../../src/temporal/start';
 import {
   cancelSignal,

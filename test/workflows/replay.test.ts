@@ -23,8 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { changeWorkflowId } from '../../src/change/request';
-import type { ChangeInput } from '../../src/lifecycle/status';
+import { changeWorkflowId } from '../../src/core/change/request';
+import type { ChangeInput } from '../../src/core/lifecycle/status';
 import { historyFromJson, type History } from '../helpers/history-json';
 import { workflowBundle } from '../helpers/temporal';
 

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { formatDuration } from '../../change/duration';
-import { dnsLabel } from '../../change/validation';
-import type { EventInfo, RevisionInfo } from '../../contracts';
+import { formatDuration } from '../../core/change/duration';
+import { dnsLabel } from '../../core/change/validation';
+import type { EventInfo, RevisionInfo } from '../../core/contracts';
 import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { renderChangeList, type ChangeListEntry } from '../format/list';

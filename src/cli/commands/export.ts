@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { statusQuery } from '../../../workflows/messages';
-import type { ChangeLog } from '../../lifecycle/status';
+import type { ChangeLog } from '../../core/lifecycle/status';
 import type { CliContext } from '../context';
 import {
   changeLogFromStatus,

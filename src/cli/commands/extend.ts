@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { formatDuration } from '../../change/duration';
+import { formatDuration } from '../../core/change/duration';
 import { extendSignal } from '../../../workflows/messages';
 import type { CliContext } from '../context';
 import { changeIdArgument, durationOption, parseInput } from '../input';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { dnsLabel } from '../../change/validation';
-import { endStates, emergencyStates, plannedStates } from '../../lifecycle/status';
+import { dnsLabel } from '../../core/change/validation';
+import { endStates, emergencyStates, plannedStates } from '../../core/lifecycle/status';
 import type { CliContext } from '../context';
 import { changeListEntry, renderChangeList, type ChangeListEntry } from '../format/list';
 import { countOption, durationOption, parseInput } from '../input';

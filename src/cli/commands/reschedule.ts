@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { timestampString } from '../../change/validation';
+import { timestampString } from '../../core/change/validation';
 import { rescheduleSignal } from '../../../workflows/messages';
 import type { CliContext } from '../context';
 import { changeIdArgument, parseInput } from '../input';

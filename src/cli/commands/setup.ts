@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { SearchAttributeType } from '@temporalio/common';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
-import type { FieldIssue } from '../../change/validation';
-import { changeSearchAttributes } from '../../temporal/search-attributes';
+import type { FieldIssue } from '../../core/change/validation';
+import { changeSearchAttributes } from '../../core/search-attributes';
 import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { table } from '../format/text';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { formatDuration } from '../../change/duration';
+import { formatDuration } from '../../core/change/duration';
 import { statusQuery } from '../../../workflows/messages';
 import {
   isEndState,
@@ -10,7 +10,7 @@ import {
   type ChangeState,
   type ChangeStatus,
   type TimelineEntry,
-} from '../../lifecycle/status';
+} from '../../core/lifecycle/status';
 import type { ChangeRef, CliContext } from '../context';
 import { CliError, ExitCode, isUnavailable } from '../errors';
 import { stateColor, waitingFor } from '../format/status';

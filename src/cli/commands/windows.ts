@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { formatDuration } from '../../change/duration';
-import { dnsLabel, timestampString } from '../../change/validation';
-import { loadPolicyFile } from '../../policy/load';
-import { blockersAt, upcomingWindows, type WindowTarget } from '../../policy/windows';
+import { formatDuration } from '../../core/change/duration';
+import { dnsLabel, timestampString } from '../../core/change/validation';
+import { loadPolicyFile } from '../../load/policy';
+import { blockersAt, upcomingWindows, type WindowTarget } from '../../core/policy/windows';
 import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { formatTime, table } from '../format/text';

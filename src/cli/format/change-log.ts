@@ -1,4 +1,4 @@
-import type { ChangeLog, ChangeState, ChangeStatus } from '../../lifecycle/status';
+import type { ChangeLog, ChangeState, ChangeStatus } from '../../core/lifecycle/status';
 import { formatTime } from './text';
 
 /** The change log as `export` prints it: the workflow's result, or the same shape mid-change. */

@@ -1,5 +1,5 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
-import type { ChangeState } from '../../lifecycle/status';
+import type { ChangeState } from '../../core/lifecycle/status';
 import {
   changeIdKey,
   changeStateKey,
@@ -8,7 +8,7 @@ import {
   requestedByKey,
   riskLevelKey,
   servicesKey,
-} from '../../temporal/search-attributes';
+} from '../../core/search-attributes';
 import type { Colors } from '../output';
 import { stateColor } from './status';
 import { formatTime, table } from './text';

@@ -1,5 +1,5 @@
-import type { ChangeState, ChangeStatus, TimelineEntry } from '../../lifecycle/status';
-import { isEndState, isUnsuccessful } from '../../lifecycle/status';
+import type { ChangeState, ChangeStatus, TimelineEntry } from '../../core/lifecycle/status';
+import { isEndState, isUnsuccessful } from '../../core/lifecycle/status';
 import type { Colors } from '../output';
 import { fields, formatTime, formatTimeFrom, formatValue, plural, table } from './text';
 

@@ -1,4 +1,4 @@
-import { formatDuration } from '../../change/duration';
+import { formatDuration } from '../../core/change/duration';
 import { visibleLength } from '../output';
 
 /** `2026-12-01 02:00:13Z`: ISO time, readable, always UTC so that everyone reads the same. */

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument as parseYaml, type YAMLError } from 'yaml';
 import type { z } from 'zod';
-import { changeRequestSchema, type ChangeRequest } from './request';
-import { validateWith, ValidationError } from './validation';
+import { changeRequestSchema, type ChangeRequest } from '../core/change/request';
+import { validateWith, ValidationError } from '../core/change/validation';
 
 // Validation of parsed values is pure and lives with the schemas' helpers, so workflows use it too.
 export { validateWith };

@@ -16,15 +16,10 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
-import {
-  freePort,
-  startPrometheus,
-  waitForTargetsUp,
-  type PrometheusServer,
-} from './prometheus/server';
+import { freePort, startPrometheus, waitForTargetsUp, type PrometheusServer } from './prometheus';
 import { startSandbox, type Sandbox } from './sandbox/index';
-import { DEFAULT_TASK_QUEUE } from './temporal/start';
-import { changeSearchAttributes } from './temporal/search-attributes';
+import { DEFAULT_TASK_QUEUE } from '../temporal/start';
+import { changeSearchAttributes } from '../core/search-attributes';
 import { projectRoot, toolPath } from './tools';
 
 export interface DevStackOptions {

@@ -1,4 +1,4 @@
-import { parseDuration } from '../change/duration';
+import { parseDuration } from '../../core/change/duration';
 import { clone, isPlainObject, timestamp, type KubeObject } from './objects';
 import {
   backups,

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { toolPath } from '../tools';
+import { toolPath } from './tools';
 
 export interface PrometheusServerOptions {
   /** Metrics endpoints to scrape, as URLs (`http://127.0.0.1:9100/metrics`). */

@@ -1,5 +1,5 @@
-import { parseWith, readDocument } from '../change/load';
-import { policySchema, type Policy } from './schema';
+import { parseWith, readDocument } from './change';
+import { policySchema, type Policy } from '../core/policy/schema';
 
 export function parsePolicy(text: string, name = 'policy'): Policy {
   return parseWith(policySchema, text, name);

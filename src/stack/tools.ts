@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The project root: the folder holding package.json. */
-export const projectRoot = resolve(fileURLToPath(import.meta.url), '../..');
+export const projectRoot = resolve(fileURLToPath(import.meta.url), '../../..');
 
 export type ToolName = 'temporal' | 'temporal-test-server' | 'prometheus';
 
