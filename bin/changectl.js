@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx changectl` works after `npm ci` without a build.
-import { fileURLToPath } from 'node:url';
-import { register } from 'tsx/esm/api';
+// Runs the compiled CLI (dist/, built by `npm ci`'s prepare step). When any source of it changed
+// since that build, it is compiled again first (about a second), so a checkout never runs stale code.
+import { ensureCli } from '../scripts/build-cli.mjs';
 
-register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
-await import(new URL('../src/cli/main.ts', import.meta.url).href);
+await import(await ensureCli());

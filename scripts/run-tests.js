@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureCli } from './build-cli.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 
@@ -28,6 +29,9 @@ if (files.length === 0) {
   console.error(`run-tests: no *.test.ts files under ${targets.join(', ') || 'test'}`);
   process.exit(2);
 }
+
+// Tests run the real bin/changectl.js; compile it once here rather than in each test's first call.
+await ensureCli();
 
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const child = spawn(

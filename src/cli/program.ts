@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
+import packageJson from '../../package.json';
 import type { CliIo } from './output';
 import { CliContext } from './context';
 import { ExitCode, reportFailure, type ExitCode as ExitCodeValue } from './errors';
@@ -19,9 +19,8 @@ import { submitCommand } from './commands/submit';
 import { watchCommand } from './commands/watch';
 import { windowsCommand } from './commands/windows';
 
-const { version: CLI_VERSION } = createRequire(import.meta.url)('../../package.json') as {
-  version: string;
-};
+// Inlined by the CLI's build, so the compiled CLI does not look for package.json at run time.
+const CLI_VERSION: string = packageJson.version;
 
 /** The `changectl` program over the given streams; one context shared by its commands. */
 export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
