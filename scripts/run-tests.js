@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureCli } from './build-cli.mjs';
+import { ensureCli } from './build.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
 

@@ -1,6 +1,6 @@
 import type { Connection } from '@temporalio/client';
 import { changeSearchAttributes } from '../core/search-attributes';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 
 type IndexedValueType = NonNullable<ReturnType<typeof encodeSearchAttributeIndexedValueType>>;
 

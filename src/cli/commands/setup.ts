@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SearchAttributeType } from '@temporalio/common';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
 import type { FieldIssue } from '../../core/change/validation';
 import { changeSearchAttributes } from '../../core/search-attributes';
 import type { CliContext } from '../context';

@@ -1,9 +1,13 @@
-// Compiles the changectl CLI (src/cli/main.ts and everything it imports) with esbuild into
-// dist/cli-<build>/, split into chunks so a command loads only what it needs, and records
-// every input file with its size and mtime in dist/cli.json. bin/changectl.js runs the build
-// it names and rebuilds first when any input changed, so a checkout never runs stale code.
-// Runs as `npm ci`'s prepare step, on demand from bin/changectl.js, or by hand:
-// `node scripts/build-cli.mjs` (`--if-stale`: only when a source changed).
+// Compiles changectl's entry points with esbuild:
+// - cli: src/cli/main.ts and everything it imports, dependencies included, into dist/cli-<build>/,
+//   split into chunks so a command loads only what it needs. dist/cli.json records every input
+//   file with its size and mtime; bin/changectl.js runs the build it names and rebuilds first
+//   when any input changed, so a checkout never runs stale code.
+// - worker: worker/main.ts into dist/worker/main.mjs, dependencies left in node_modules (the
+//   worker's core is native). With the prebuilt workflow bundle (npm run build:workflows) this is
+//   what a production worker runs (deploy/Dockerfile).
+// Runs as `npm ci`'s prepare step (cli), from bin/changectl.js, or by hand:
+// `node scripts/build.mjs [cli|worker] [--if-stale]` (--if-stale: only when a source changed).
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -73,7 +77,7 @@ export async function buildCli({ quiet = false } = {}) {
   for (const path of [
     ...Object.keys(result.metafile.inputs),
     'package.json',
-    'scripts/build-cli.mjs',
+    'scripts/build.mjs',
   ]) {
     if (path.includes('node_modules/')) continue;
     inputs[relative(root, resolve(root, path))] = fingerprint(join(root, path));
@@ -120,7 +124,38 @@ export async function ensureCli() {
   return join(dist, manifest.entry);
 }
 
+/** Compiles the worker for production into dist/worker/main.mjs. */
+export async function buildWorker() {
+  const { build } = await import('esbuild');
+  const started = Date.now();
+  await build({
+    absWorkingDir: root,
+    entryPoints: { main: 'worker/main.ts' },
+    bundle: true,
+    packages: 'external',
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    outdir: join(dist, 'worker'),
+    outExtension: { '.js': '.mjs' },
+    logLevel: 'error',
+  });
+  console.error(
+    `changectl: compiled the worker in ${Date.now() - started} ms into dist/worker/main.mjs`,
+  );
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  if (process.argv.includes('--if-stale') && isFresh(readManifest())) process.exit(0);
-  await buildCli();
+  const args = process.argv.slice(2);
+  const targets = args.filter((a) => !a.startsWith('--'));
+  for (const target of targets.length ? targets : ['cli']) {
+    if (target === 'worker') await buildWorker();
+    else if (target === 'cli') {
+      if (!(args.includes('--if-stale') && isFresh(readManifest()))) await buildCli();
+    } else {
+      console.error(`build: unknown target '${target}' (expected cli or worker)`);
+      process.exit(2);
+    }
+  }
 }
