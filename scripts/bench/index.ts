@@ -8,6 +8,8 @@ const benchmarks = {
   validation: 'change requests and policies validated per second',
   'change-history': 'history events of a whole planned change (time-skipping server)',
   'watch-history': 'history events of 1 h and 24 h watches (time-skipping server)',
+  'cli-startup': 'changectl --help, status and list against the temporal CLI (dev server)',
+  parked: '1,000 and 5,000 changes parked for approval on one worker (dev server)',
 } as const;
 type Name = keyof typeof benchmarks;
 
