@@ -14,9 +14,12 @@ import { rejectCommand } from './commands/reject';
 import { rescheduleCommand } from './commands/reschedule';
 import { rollbackCommand } from './commands/rollback';
 import { setupCommand } from './commands/setup';
+import { signCommand } from './commands/sign';
 import { statusCommand } from './commands/status';
 import { submitCommand } from './commands/submit';
+import { verifyCommand } from './commands/verify';
 import { watchCommand } from './commands/watch';
+import { whoamiCommand } from './commands/whoami';
 import { windowsCommand } from './commands/windows';
 
 const { version: CLI_VERSION } = createRequire(import.meta.url)('../../package.json') as {
@@ -33,6 +36,10 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
     .version(CLI_VERSION)
     .addOption(
       new Option('--as <user>', 'who is acting (default: CHANGECTL_USER, then the OS user)'),
+    )
+    .option(
+      '--key <file>',
+      'SSH key that signs your actions: a private key, or its .pub with the key in ssh-agent (default: CHANGECTL_KEY)',
     )
     .option(
       '--address <host:port>',
@@ -68,6 +75,9 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
     diagnoseCommand,
     exportCommand,
     setupCommand,
+    whoamiCommand,
+    signCommand,
+    verifyCommand,
   ]) {
     register(program, ctx);
   }
