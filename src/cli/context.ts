@@ -17,6 +17,7 @@ import { Printer, type CliIo } from './output';
 
 const globalOptionsSchema = z.object({
   as: personHandle.optional(),
+  key: z.string().min(1, { error: 'expected a key file' }).optional(),
   address: z.string().min(1).optional(),
   namespace: z.string().min(1).optional(),
   profile: z.string().min(1).optional(),
@@ -83,6 +84,11 @@ export class CliContext {
 
   get user(): string {
     return resolveIdentity(this.options.as, this.io.env);
+  }
+
+  /** The key that signs this person's actions: `--key`, then CHANGECTL_KEY; undefined if neither. */
+  get keyPath(): string | undefined {
+    return this.options.key ?? (this.io.env.CHANGECTL_KEY?.trim() || undefined);
   }
 
   get json(): boolean {

@@ -14,9 +14,12 @@ import { rejectCommand } from './commands/reject';
 import { rescheduleCommand } from './commands/reschedule';
 import { rollbackCommand } from './commands/rollback';
 import { setupCommand } from './commands/setup';
+import { signCommand } from './commands/sign';
 import { statusCommand } from './commands/status';
 import { submitCommand } from './commands/submit';
+import { verifyCommand } from './commands/verify';
 import { watchCommand } from './commands/watch';
+import { whoamiCommand } from './commands/whoami';
 import { windowsCommand } from './commands/windows';
 
 // Inlined by the CLI's build, so the compiled CLI does not look for package.json at run time.
@@ -32,6 +35,10 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
     .version(CLI_VERSION)
     .addOption(
       new Option('--as <user>', 'who is acting (default: CHANGECTL_USER, then the OS user)'),
+    )
+    .option(
+      '--key <file>',
+      'SSH key that signs your actions: a private key, or its .pub with the key in ssh-agent (default: CHANGECTL_KEY)',
     )
     .option(
       '--address <host:port>',
@@ -67,6 +74,9 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
     diagnoseCommand,
     exportCommand,
     setupCommand,
+    whoamiCommand,
+    signCommand,
+    verifyCommand,
   ]) {
     register(program, ctx);
   }

@@ -50,6 +50,19 @@ function validPolicy(): Record<string, unknown> {
         carol: { name: 'Carol Diaz', teams: ['sre'], incidentCommander: true },
         dave: { teams: ['platform', 'security'] },
       },
+      identity: { mode: 'signed' },
+      environments: {
+        production: { namespaces: ['production'], kubeContext: 'prod' },
+        staging: { namespaces: ['staging'] },
+      },
+      standardChanges: {
+        'config-tuning': {
+          environments: ['staging'],
+          services: ['api-gateway'],
+          changes: { kinds: ['ConfigMap'] },
+          maxRisk: 'low',
+        },
+      },
       approvals: {
         expiry: '72h',
         reminderEvery: '24h',
@@ -201,7 +214,10 @@ describe('policy: defaults', () => {
       timeZone: 'UTC',
       windows: [],
       freezes: [],
-      people: { alice: { teams: [], incidentCommander: false } },
+      people: { alice: { teams: [], incidentCommander: false, keys: [] } },
+      identity: { mode: 'signed' },
+      environments: {},
+      standardChanges: {},
       approvals: {
         expiry: 'never',
         environments: { '*': { minApprovers: 1 } },
@@ -715,6 +731,155 @@ describe('policy: verification and emergency', () => {
   });
 });
 
+const ED25519_LINE =
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIi/IuYjGbTftl98Nmdiz8RPBss1seN+F/qODao2PRmd bob@laptop';
+const ECDSA_LINE =
+  'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBImkhs9EuExgDpoSQzSfAoUkqYalrMDX17SQkknbkM9pKz541QJi8zPeg8KVMLlwBi0oV+PAmjopNVM9e1lJADM= bob@yubikey-less';
+
+describe('policy: keys and identity', () => {
+  it('keeps OpenSSH public key lines per person; no keys by default', () => {
+    const policy = accepted({ 'spec.people.bob.keys': [ED25519_LINE, ECDSA_LINE] });
+    assert.deepEqual(policy.spec.people.bob?.keys, [ED25519_LINE, ECDSA_LINE]);
+    assert.deepEqual(policy.spec.people.alice?.keys, []);
+  });
+
+  it('refuses a bad key line, naming the field and what was wrong', () => {
+    const [type, body] = ED25519_LINE.split(' ') as [string, string];
+    assertRefused(
+      {
+        'spec.people.bob.keys': [
+          'not-a-key',
+          `ssh-rsa ${body}`,
+          `${type} ${body.slice(0, -4)}`,
+          `ecdsa-sha2-nistp256 ${body}`,
+        ],
+      },
+      [
+        ['spec.people.bob.keys[0]', /expected an OpenSSH public key line '<type> <base64>/],
+        ['spec.people.bob.keys[1]', /unsupported key type 'ssh-rsa' \(expected ssh-ed25519, /],
+        ['spec.people.bob.keys[2]', /ssh-ed25519 key's public point|cut short|does not decode/],
+        ['spec.people.bob.keys[3]', /the line says ecdsa-sha2-nistp256 but its key is ssh-ed25519/],
+      ],
+    );
+  });
+
+  it('refuses one key for two people, naming both', () => {
+    assertRefused(
+      { 'spec.people.bob.keys': [ED25519_LINE], 'spec.people.carol.keys': [ED25519_LINE] },
+      [
+        [
+          'spec.people.carol.keys[0]',
+          /key SHA256:UEu3ed\S+ is also bob's: a key belongs to one person/,
+        ],
+      ],
+    );
+  });
+
+  it('takes identity mode signed by default, names only when written', () => {
+    assert.deepEqual(accepted().spec.identity, { mode: 'signed' });
+    assert.deepEqual(accepted({ 'spec.identity': { mode: 'names' } }).spec.identity, {
+      mode: 'names',
+    });
+    assertRefused({ 'spec.identity.mode': 'trust' }, [
+      ['spec.identity.mode', /expected one of "signed"\|"names"/],
+    ]);
+  });
+});
+
+describe('policy: environments and standard changes', () => {
+  const environments = {
+    production: { namespaces: ['production', 'payments'], kubeContext: 'prod-eu' },
+    staging: { namespaces: ['staging'] },
+  };
+
+  it('keeps the namespaces each environment owns and its kube context', () => {
+    const policy = accepted({ 'spec.environments': environments });
+    assert.deepEqual(policy.spec.environments.production, environments.production);
+    assert.equal(policy.spec.environments.staging?.kubeContext, undefined);
+  });
+
+  it('refuses a namespace in two environments, naming both', () => {
+    assertRefused(
+      {
+        'spec.environments': {
+          ...environments,
+          staging: { namespaces: ['staging', 'payments'] },
+        },
+      },
+      [
+        [
+          'spec.environments.staging.namespaces[1]',
+          /namespace 'payments' is in environments production and staging/,
+        ],
+      ],
+    );
+  });
+
+  it('checks namespaces: DNS labels, at least one, none twice', () => {
+    assertRefused({ 'spec.environments.production.namespaces': [] }, [
+      ['spec.environments.production.namespaces', /expected at least one namespace/],
+    ]);
+    assertRefused({ 'spec.environments.production.namespaces': ['Prod', 'a', 'a'] }, [
+      ['spec.environments.production.namespaces[0]', /expected a lowercase DNS label/],
+      ['spec.environments.production.namespaces[2]', /duplicate namespace 'a'/],
+    ]);
+  });
+
+  const template = {
+    environments: ['staging', 'production'],
+    services: ['auth-*'],
+    changes: { kinds: ['ConfigMap'] },
+    maxRisk: 'medium',
+  };
+
+  it('keeps standard-change templates', () => {
+    const policy = accepted({
+      'spec.environments': environments,
+      'spec.standardChanges': {
+        'pool-size': template,
+        'image-bump': { ...template, changes: 'image' },
+      },
+    });
+    assert.deepEqual(policy.spec.standardChanges['pool-size'], template);
+    assert.equal(policy.spec.standardChanges['image-bump']?.changes, 'image');
+  });
+
+  it('refuses templates that cannot be met, field by field', () => {
+    const bad = { environments: [], services: [], changes: 'everything', maxRisk: 'extreme' };
+    assertRefused({ 'spec.environments': environments, 'spec.standardChanges': { bad } }, [
+      ['spec.standardChanges.bad.environments', /expected at least one environment/],
+      ['spec.standardChanges.bad.services', /expected at least one service/],
+      [
+        'spec.standardChanges.bad.changes',
+        /expected 'image' or \{kinds: \[<manifest kind>, \.\.\.\]\}/,
+      ],
+      ['spec.standardChanges.bad.maxRisk', /expected one of "low"\|"medium"\|"high"\|"critical"/],
+    ]);
+    assertRefused(
+      {
+        'spec.environments': environments,
+        'spec.standardChanges': { bad: { ...template, changes: { kinds: [] } } },
+      },
+      [['spec.standardChanges.bad.changes.kinds', /expected at least one manifest kind/]],
+    );
+  });
+
+  it('refuses a template for an environment the policy does not declare', () => {
+    assertRefused(
+      {
+        'spec.environments': environments,
+        'spec.standardChanges': { qa: { ...template, environments: ['staging', 'qa-*'] } },
+      },
+      [
+        [
+          'spec.standardChanges.qa.environments[1]',
+          /'qa-\*' matches no environment in spec.environments \(production, staging\)/,
+        ],
+      ],
+    );
+  });
+});
+
 describe('policy: unknown fields', () => {
   for (const path of [
     'owner',
@@ -723,6 +888,9 @@ describe('policy: unknown fields', () => {
     'spec.windows[0].manualSync',
     'spec.freezes[0].services',
     'spec.people.alice.email',
+    'spec.identity.trustHeaders',
+    'spec.environments.production.cluster',
+    'spec.standardChanges.config-tuning.approvers',
     'spec.approvals.selfApproval',
     'spec.approvals.environments.production.teams',
     'spec.approvals.services.api-gateway.minApprovers',

@@ -188,6 +188,8 @@ export const changeRequestSchema = z
     }),
     spec: z.strictObject({
       type: z.enum(changeTypes),
+      /** The policy's standard-change template a `type: standard` change follows. */
+      standard: dnsLabel.optional(),
       environment: dnsLabel,
       namespace: dnsLabel,
       services: uniqueList(dnsLabel, 'service').min(1, { error: 'expected at least one service' }),
@@ -219,6 +221,13 @@ export const changeRequestSchema = z
         code: 'custom',
         path: ['spec', 'incident'],
         message: "an emergency change must name its incident, such as 'INC-42'",
+      });
+    }
+    if (spec.type !== 'standard' && spec.standard !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['spec', 'standard'],
+        message: `a standard-change template applies to standard changes only, not to '${spec.type}'`,
       });
     }
     if (spec.type !== 'emergency' && spec.breakGlass !== undefined) {

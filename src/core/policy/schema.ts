@@ -11,6 +11,8 @@ import {
 } from '../change/validation';
 import { durationHint, parseDuration } from '../change/duration';
 import { isValidCron, isValidTimeZone } from './cron';
+import { parsePublicKeyLine } from '../identity/keys';
+import { matchesPattern } from './scope';
 
 const timeZone = z.string().refine(isValidTimeZone, {
   error: (issue) =>
@@ -57,10 +59,41 @@ const freezeSchema = z
     error: 'expected a time after from',
   });
 
+/** An OpenSSH public key line, as `ssh-keygen` writes to `.pub` and GitHub serves at `<user>.keys`. */
+const publicKeyLine = z.string().superRefine((line, ctx) => {
+  const parsed = parsePublicKeyLine(line);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
+});
+
 const personSchema = z.strictObject({
   name: nonEmpty.optional(),
   teams: uniqueList(dnsLabel, 'team').default([]),
   incidentCommander: z.boolean().default(false),
+  /** The keys whose signatures are this person's word; none means the person cannot act. */
+  keys: z.array(publicKeyLine).default([]),
+});
+
+const environmentSchema = z.strictObject({
+  /** The namespaces this environment owns; a namespace belongs to one environment at most. */
+  namespaces: uniqueList(dnsLabel, 'namespace').min(1, {
+    error: 'expected at least one namespace',
+  }),
+  /** The kube context the worker uses for this environment. */
+  kubeContext: nonEmpty.optional(),
+});
+
+export const standardChangeKinds = z.strictObject({
+  kinds: uniqueList(nonEmpty, 'kind').min(1, { error: 'expected at least one manifest kind' }),
+});
+
+const standardChangeSchema = z.strictObject({
+  environments: z.array(scopePattern).min(1, { error: 'expected at least one environment' }),
+  services: z.array(scopePattern).min(1, { error: 'expected at least one service' }),
+  /** What the template may change: the image only, or manifests of the listed kinds. */
+  changes: z.union([z.literal('image'), standardChangeKinds], {
+    error: "expected 'image' or {kinds: [<manifest kind>, ...]}",
+  }),
+  maxRisk: z.enum(riskLevels),
 });
 
 const riskCondition = z
@@ -121,6 +154,12 @@ export const policySchema = z
       windows: z.array(windowSchema).default([]),
       freezes: z.array(freezeSchema).default([]),
       people: z.record(personHandle, personSchema),
+      /** signed: every action is a signed statement; names: the stated name is trusted (UNVERIFIED). */
+      identity: z
+        .strictObject({ mode: z.enum(['signed', 'names']).default('signed') })
+        .default({ mode: 'signed' }),
+      environments: z.record(dnsLabel, environmentSchema).default({}),
+      standardChanges: z.record(dnsLabel, standardChangeSchema).default({}),
       approvals: z.strictObject({
         /** How long a change waits for its approvals before it ends as rejected; 'never' waits on. */
         expiry: z
@@ -275,6 +314,50 @@ export const policySchema = z
         }
       });
     }
+    const keyOwners = new Map<string, string>();
+    for (const [person, entry] of Object.entries(policy.spec.people)) {
+      entry.keys.forEach((line, i) => {
+        const parsed = parsePublicKeyLine(line);
+        if (!parsed.ok) return;
+        const owner = keyOwners.get(parsed.key.fingerprint);
+        if (owner !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['spec', 'people', person, 'keys', i],
+            message: `key ${parsed.key.fingerprint} is ${owner === person ? 'listed twice' : `also ${owner}'s`}: a key belongs to one person`,
+          });
+        } else {
+          keyOwners.set(parsed.key.fingerprint, person);
+        }
+      });
+    }
+    const namespaceOwners = new Map<string, string>();
+    for (const [environment, entry] of Object.entries(policy.spec.environments)) {
+      entry.namespaces.forEach((namespace, i) => {
+        const owner = namespaceOwners.get(namespace);
+        if (owner !== undefined && owner !== environment) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['spec', 'environments', environment, 'namespaces', i],
+            message: `namespace '${namespace}' is in environments ${owner} and ${environment}: a namespace belongs to one environment`,
+          });
+        } else {
+          namespaceOwners.set(namespace, environment);
+        }
+      });
+    }
+    const environments = Object.keys(policy.spec.environments);
+    for (const [name, template] of Object.entries(policy.spec.standardChanges)) {
+      template.environments.forEach((pattern, i) => {
+        if (!environments.some((e) => matchesPattern(pattern, e))) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['spec', 'standardChanges', name, 'environments', i],
+            message: `'${pattern}' matches no environment in spec.environments (${environments.join(', ') || 'none'})`,
+          });
+        }
+      });
+    }
     const names = new Set<string>();
     policy.spec.windows.forEach((w, i) => {
       if (names.has(w.name)) {
@@ -291,4 +374,8 @@ export const policySchema = z
 export type Policy = z.output<typeof policySchema>;
 export type PolicyWindow = Policy['spec']['windows'][number];
 export type PolicyFreeze = Policy['spec']['freezes'][number];
+export type PolicyPerson = Policy['spec']['people'][string];
+export type PolicyEnvironment = Policy['spec']['environments'][string];
+export type StandardChange = Policy['spec']['standardChanges'][string];
+export type IdentityMode = Policy['spec']['identity']['mode'];
 export type Weekday = (typeof weekdays)[number];
