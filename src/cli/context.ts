@@ -1,7 +1,9 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+// Types only: the client (gRPC and Temporal's protobufs) is loaded when a command first needs it.
+import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common/lib/errors.js';
 import { changeWorkflowId } from '../core/change/request';
 import { personHandle } from '../core/change/validation';
 import { isEndState, type ChangeState } from '../core/lifecycle/status';
@@ -131,6 +133,7 @@ export class CliContext {
   private async connect(): Promise<TemporalSession> {
     const options = this.resolveConnectionOptions();
     const { namespace, ...connectionOptions } = options;
+    const { Client, Connection } = await import('@temporalio/client');
     let connection: Connection;
     try {
       connection = await Connection.connect({

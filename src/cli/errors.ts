@@ -1,14 +1,10 @@
 import { CommanderError } from 'commander';
-import {
-  ServiceError,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  isGrpcServiceError,
-} from '@temporalio/client';
-import { ApplicationFailure, NamespaceNotFoundError } from '@temporalio/common';
+// Light modules only: this file loads on every run, the Temporal client only when a command uses it.
+import { NamespaceNotFoundError, WorkflowNotFoundError } from '@temporalio/common/lib/errors.js';
+import { ApplicationFailure } from '@temporalio/common/lib/failure.js';
 import { ValidationError, type FieldIssue } from '../core/change/validation';
 import { FailureType } from '../core/errors';
-import { ChangeAlreadyExistsError } from '../temporal/start';
+import { ChangeAlreadyExistsError } from '../temporal/errors';
 
 /** The exit codes `changectl` promises; other tools rely on them. */
 export const ExitCode = {
@@ -70,20 +66,45 @@ export interface FailureReport {
 
 const GRPC_UNAVAILABLE = 14;
 
+/**
+ * The client's error classes mark their instances with a registered symbol (that is what its
+ * `instanceof` checks), so they are recognised here without loading the client and gRPC.
+ */
+function isClientError(
+  err: unknown,
+  name: 'ServiceError' | 'WorkflowUpdateFailedError',
+): err is Error & { cause?: unknown } {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as Record<symbol, unknown>)[Symbol.for(`__temporal_is${name}`)] === true
+  );
+}
+
+/** A gRPC status error, as the client's isGrpcServiceError tells it. */
+function isGrpcServiceError(err: unknown): err is Error & { code: number } {
+  return (
+    err instanceof Error &&
+    typeof (err as { details?: unknown }).details === 'string' &&
+    typeof (err as { metadata?: unknown }).metadata === 'object' &&
+    (err as { metadata?: unknown }).metadata !== null
+  );
+}
+
 function changeIdOfWorkflow(workflowId: string): string {
   return workflowId.replace(/^change-/, '');
 }
 
 function refusalOf(err: unknown): ApplicationFailure | undefined {
-  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+  if (isClientError(err, 'WorkflowUpdateFailedError') && err.cause instanceof ApplicationFailure) {
     return err.cause.type === FailureType.Refused ? err.cause : undefined;
   }
   return undefined;
 }
 
 export function isUnavailable(err: unknown): boolean {
-  const cause = err instanceof ServiceError ? err.cause : err;
-  return isGrpcServiceError(cause) && (cause.code as number) === GRPC_UNAVAILABLE;
+  const cause = isClientError(err, 'ServiceError') ? err.cause : err;
+  return isGrpcServiceError(cause) && cause.code === GRPC_UNAVAILABLE;
 }
 
 function issueLines(issues: FieldIssue[]): string[] {
@@ -110,7 +131,7 @@ export function reportFailure(err: unknown, context: ErrorContext = {}): Failure
   if (refusal) {
     return { exitCode: ExitCode.Refused, lines: [`refused: ${refusal.message}`] };
   }
-  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+  if (isClientError(err, 'WorkflowUpdateFailedError') && err.cause instanceof ApplicationFailure) {
     const invalid = err.cause.type === FailureType.InvalidRequest;
     return {
       exitCode: invalid ? ExitCode.InvalidInput : ExitCode.Failed,

@@ -1,4 +1,7 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+} from '@temporalio/common/lib/search-attributes.js';
 
 // The search attributes a change sets. Workflow-safe (workflows upsert them); registering them on
 // a namespace is Node-side, in src/temporal/search-attributes.ts.

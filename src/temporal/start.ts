@@ -2,6 +2,7 @@ import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/com
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { changeWorkflowId, type ChangeRequest } from '../core/change/request';
+import { ChangeAlreadyExistsError } from './errors';
 import type { ChangeInput, ChangeLog } from '../core/lifecycle/status';
 import {
   changeIdKey,
@@ -18,14 +19,7 @@ export const DEFAULT_TASK_QUEUE = 'changectl';
 /** The signature both change workflows share: a change request in, the change log out. */
 export type ChangeWorkflow = (input: ChangeInput) => Promise<ChangeLog>;
 
-export class ChangeAlreadyExistsError extends Error {
-  constructor(readonly changeId: string) {
-    super(
-      `change ${changeId} already exists (workflow ${changeWorkflowId(changeId)}); a change id is used once — pick a new id`,
-    );
-    this.name = 'ChangeAlreadyExistsError';
-  }
-}
+export { ChangeAlreadyExistsError };
 
 /** The workflow type for a request: emergencies take the fast lane. */
 export function workflowTypeOf(request: ChangeRequest): 'plannedChange' | 'emergencyChange' {

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { loadChangeRequestFile } from '../../load/change';
 import { statusQuery } from '../../../workflows/messages';
 import type { ChangeState } from '../../core/lifecycle/status';
-import { DEFAULT_TASK_QUEUE, startChange } from '../../temporal/start';
 import type { CliContext } from '../context';
 import { parseInput } from '../input';
 import { workflowUiUrl } from '../links';
@@ -49,6 +48,8 @@ export function submitCommand(program: Command, ctx: CliContext): void {
       const input = parseInput(submitInput, { file, ...raw });
       // Validate before connecting: nothing is started when the file has any problem.
       const request = await loadChangeRequestFile(input.file);
+      // Loaded after validation: a bad file is refused without loading the Temporal client.
+      const { DEFAULT_TASK_QUEUE, startChange } = await import('../../temporal/start');
       const { client, connection, options } = await ctx.temporal();
       const handle = await startChange(client, request, {
         taskQueue: input.taskQueue ?? ctx.io.env.CHANGECTL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
