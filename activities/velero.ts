@@ -11,9 +11,9 @@ import type {
   VeleroActivities,
 } from '../src/core/contracts';
 import { FailureType } from '../src/core/errors';
-import { Annotation } from './kubernetes-deployments';
-import { isAlreadyExists, isTransient, kubeCall, kubernetesFailure } from './kubernetes-errors';
-import { Progress } from './kubernetes-progress';
+import { Annotation } from './kubernetes/deployments';
+import { isAlreadyExists, isTransient, kubeCall, kubernetesFailure } from './kubernetes/errors';
+import { Progress } from './kubernetes/progress';
 
 export interface VeleroActivityOptions {
   /** Where Velero runs and keeps its objects (default `velero`). */

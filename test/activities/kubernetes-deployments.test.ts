@@ -10,7 +10,7 @@ import {
   sameTemplate,
   selectorPatch,
   undoPatch,
-} from '../../activities/kubernetes-deployments';
+} from '../../activities/kubernetes/deployments';
 import { FailureType } from '../../src/core/errors';
 
 function deployment(status: V1Deployment['status'], generation = 2, replicas = 3): V1Deployment {

@@ -46,7 +46,7 @@ async function kubernetesFindings(
 ): Promise<Part<KubernetesFindings>> {
   return attempt(async () => {
     // Loaded on demand: the Kubernetes client is heavy and only this command needs it.
-    const { loadKubeConfig } = await import('../../../activities/kubeconfig');
+    const { loadKubeConfig } = await import('../../../activities/kubernetes/kubeconfig');
     const { createKubernetesActivities } = await import('../../../activities/kubernetes');
     const kubeConfig = loadKubeConfig({ path: input.kubeconfig, context: input.context });
     const kubernetes = createKubernetesActivities(kubeConfig);

@@ -16,14 +16,14 @@ import type {
   RolloutTarget,
   RollbackInput,
   RollbackResult,
-} from '../src/core/contracts';
-import { FailureType } from '../src/core/errors';
+} from '../../src/core/contracts';
+import { FailureType } from '../../src/core/errors';
 import {
   dryRunBlueGreen,
   finalizeBlueGreen,
   rollbackBlueGreen,
   startBlueGreen,
-} from './kubernetes-bluegreen';
+} from './blue-green';
 import {
   canaryName,
   dryRunCanary,
@@ -31,8 +31,8 @@ import {
   rollbackCanary,
   setCanaryWeight,
   startCanary,
-} from './kubernetes-canary';
-import { ClusterApi } from './kubernetes-client';
+} from './canary';
+import { ClusterApi } from './client';
 import {
   Annotation,
   blueGreenNames,
@@ -43,9 +43,9 @@ import {
   revisionOf,
   rolloutStatus,
   targetContainer,
-} from './kubernetes-deployments';
-import { manifestName, planCause, preparedManifest } from './kubernetes-plan';
-import { Progress } from './kubernetes-progress';
+} from './deployments';
+import { manifestName, planCause, preparedManifest } from './plan';
+import { Progress } from './progress';
 import {
   changeAnnotations,
   replicaSetForRevision,
@@ -55,7 +55,7 @@ import {
   waitForRollout,
   waitUntilObserved,
   type Waiting,
-} from './kubernetes-rollout';
+} from './rollout';
 
 export interface KubernetesActivityOptions {
   /** How often waits poll the API server (default 2s). */

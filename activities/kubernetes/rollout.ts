@@ -4,9 +4,9 @@
  */
 import type { V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { formatDuration } from '../src/core/change/duration';
-import { FailureType } from '../src/core/errors';
-import type { ClusterApi, DryRun } from './kubernetes-client';
+import { formatDuration } from '../../src/core/change/duration';
+import { FailureType } from '../../src/core/errors';
+import type { ClusterApi, DryRun } from './client';
 import {
   Annotation,
   imagesOf,
@@ -14,9 +14,9 @@ import {
   rolloutStatus,
   sameTemplate,
   undoPatch,
-} from './kubernetes-deployments';
-import { isTransient } from './kubernetes-errors';
-import type { Progress } from './kubernetes-progress';
+} from './deployments';
+import { isTransient } from './errors';
+import type { Progress } from './progress';
 
 /** How many failed reads in a row a wait tolerates before it gives the attempt up to a retry. */
 const transientReadLimit = 5;

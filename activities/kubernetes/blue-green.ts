@@ -9,8 +9,8 @@ import type {
   RollbackResult,
   RolloutPlan,
   RolloutResult,
-} from '../src/core/contracts';
-import type { DryRun } from './kubernetes-client';
+} from '../../src/core/contracts';
+import type { DryRun } from './client';
 import {
   Annotation,
   blueGreenNames,
@@ -19,20 +19,20 @@ import {
   selectorPatch,
   targetContainer,
   type Colour,
-} from './kubernetes-deployments';
+} from './deployments';
 import {
   isTargetDeployment,
   manifestName,
   planCause,
   plannedImage,
   preparedManifest,
-} from './kubernetes-plan';
+} from './plan';
 import {
   changeAnnotations,
   scaleDeployment,
   waitForRollout,
   type Waiting,
-} from './kubernetes-rollout';
+} from './rollout';
 
 function serviceOf(plan: RolloutPlan): string {
   return plan.service ?? plan.deployment;

@@ -1,7 +1,7 @@
 /** What a rollout plan writes, worked out before anything is written. */
 import type { KubernetesObject, V1Container, V1Deployment } from '@kubernetes/client-node';
-import type { RolloutPlan } from '../src/core/contracts';
-import { Annotation, changeCause, objectName } from './kubernetes-deployments';
+import type { RolloutPlan } from '../../src/core/contracts';
+import { Annotation, changeCause, objectName } from './deployments';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -12,8 +12,8 @@ import type {
   RollbackResult,
   RolloutPlan,
   RolloutResult,
-} from '../src/core/contracts';
-import type { DryRun } from './kubernetes-client';
+} from '../../src/core/contracts';
+import type { DryRun } from './client';
 import {
   Annotation,
   canarySplit,
@@ -21,14 +21,14 @@ import {
   objectName,
   revisionOf,
   targetContainer,
-} from './kubernetes-deployments';
+} from './deployments';
 import {
   isTargetDeployment,
   manifestName,
   planCause,
   plannedImage,
   preparedManifest,
-} from './kubernetes-plan';
+} from './plan';
 import {
   changeAnnotations,
   revisionBeforeChange,
@@ -37,7 +37,7 @@ import {
   undoToRevision,
   waitForRollout,
   type Waiting,
-} from './kubernetes-rollout';
+} from './rollout';
 
 export function canaryName(plan: { deployment: string }): string {
   return `${plan.deployment}-canary`;

@@ -9,9 +9,9 @@ import type {
   V1ReplicaSet,
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { DeploymentState, RevisionInfo } from '../src/core/contracts';
-import { CHANGE_ID_PATTERN } from '../src/core/change/request';
-import { FailureType } from '../src/core/errors';
+import type { DeploymentState, RevisionInfo } from '../../src/core/contracts';
+import { CHANGE_ID_PATTERN } from '../../src/core/change/request';
+import { FailureType } from '../../src/core/errors';
 
 export const FIELD_MANAGER = 'changectl';
 

@@ -1,6 +1,6 @@
 import { AbortError, ApiException, FetchError } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../src/core/errors';
+import { FailureType } from '../../src/core/errors';
 
 // Client errors that say "not now" rather than "never": timeouts, conflicts, throttling.
 const retryableClientCodes = new Set([408, 409, 429]);

@@ -12,9 +12,9 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../src/core/errors';
-import { FIELD_MANAGER, ownedBy, type JsonPatchOperation } from './kubernetes-deployments';
-import { isNotFound, kubeCall, kubernetesFailure } from './kubernetes-errors';
+import { FailureType } from '../../src/core/errors';
+import { FIELD_MANAGER, ownedBy, type JsonPatchOperation } from './deployments';
+import { isNotFound, kubeCall, kubernetesFailure } from './errors';
 
 /** `All`: the server runs every stage of the write and persists nothing. */
 export type DryRun = 'All' | undefined;
