@@ -1,0 +1,28 @@
+/**
+ * What the CLI reads from Kubernetes itself (for `diagnose`): a service's rollout history and
+ * its namespace's recent events. Read-only, over the same client and readers the worker's
+ * activities use, so both word a failure alike; no activity is built or run here.
+ */
+import { ClusterApi } from '../../activities/kubernetes/client';
+import { readRecentEvents, readRolloutHistory } from '../../activities/kubernetes/history';
+import { loadKubeConfig, type KubeConfigOptions } from '../../activities/kubernetes/kubeconfig';
+import type { EventInfo, RevisionInfo } from '../core/contracts';
+
+export interface KubeReader {
+  rolloutHistory(input: { namespace: string; deployment: string }): Promise<RevisionInfo[]>;
+  /** Events since `sinceMs` (epoch ms, or a window back from now under a year), oldest first. */
+  recentEvents(input: {
+    namespace: string;
+    sinceMs: number;
+    names?: string[];
+  }): Promise<EventInfo[]>;
+}
+
+/** A reader on the kubeconfig's cluster; fails at once naming the file or context at fault. */
+export function createKubeReader(options: Pick<KubeConfigOptions, 'path' | 'context'>): KubeReader {
+  const api = new ClusterApi(loadKubeConfig(options));
+  return {
+    rolloutHistory: (input) => readRolloutHistory(api, input),
+    recentEvents: (input) => readRecentEvents(api, input),
+  };
+}
