@@ -6,17 +6,10 @@
 import { ClusterApi } from '../../activities/kubernetes/client';
 import { readRecentEvents, readRolloutHistory } from '../../activities/kubernetes/history';
 import { loadKubeConfig, type KubeConfigOptions } from '../../activities/kubernetes/kubeconfig';
-import type { EventInfo, RevisionInfo } from '../core/contracts';
+import type { KubernetesActivities } from '../core/contracts';
 
-export interface KubeReader {
-  rolloutHistory(input: { namespace: string; deployment: string }): Promise<RevisionInfo[]>;
-  /** Events since `sinceMs` (epoch ms, or a window back from now under a year), oldest first. */
-  recentEvents(input: {
-    namespace: string;
-    sinceMs: number;
-    names?: string[];
-  }): Promise<EventInfo[]>;
-}
+/** The two reads `diagnose` makes, as the worker's Kubernetes activities answer them. */
+export type KubeReader = Pick<KubernetesActivities, 'rolloutHistory' | 'recentEvents'>;
 
 /** A reader on the kubeconfig's cluster; fails at once naming the file or context at fault. */
 export function createKubeReader(options: Pick<KubeConfigOptions, 'path' | 'context'>): KubeReader {
