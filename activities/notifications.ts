@@ -3,6 +3,7 @@ import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Notification, NotificationActivities } from '../src/core/contracts';
 import { FailureType } from '../src/core/errors';
+import { notificationLogLine, slackMessage } from '../src/core/lifecycle/messages';
 
 export interface NotificationSinks {
   /** One line per message in the worker's log. */
@@ -31,46 +32,12 @@ export interface NotificationRecord {
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 /** How much of the file's end is searched for an earlier attempt's line. */
 const FILE_TAIL_BYTES = 256 * 1024;
-/** Slack refuses section texts longer than this. */
-const SLACK_SECTION_LIMIT = 3000;
 
 function notificationId(): string {
   const { workflowExecution: run, activityId, scheduledTimestampMs } = Context.current().info;
   // The run id too: activity ids start again at 1 in each run after continue-as-new.
   if (run) return `${run.workflowId}/${run.runId}/${activityId}`;
   return `${activityId}@${scheduledTimestampMs}`;
-}
-
-function logLine(notification: Notification): string {
-  const audience = notification.audience?.length
-    ? ` (for ${notification.audience.join(', ')})`
-    : '';
-  const text = notification.text.replace(/\s*\n\s*/g, ' | ').trim();
-  return `notification ${notification.kind} ${notification.changeId}${audience}: ${text}`;
-}
-
-/** The Slack message: the text for clients that show only that, and blocks for the rest. */
-export function slackMessage(notification: Notification): {
-  text: string;
-  blocks: Record<string, unknown>[];
-} {
-  const text = notification.text;
-  const context = [`*${notification.changeId}* · ${notification.kind}`];
-  if (notification.audience?.length) context.push(`for ${notification.audience.join(', ')}`);
-  return {
-    text,
-    blocks: [
-      {
-        type: 'section',
-        text: {
-          type: 'mrkdwn',
-          text:
-            text.length > SLACK_SECTION_LIMIT ? `${text.slice(0, SLACK_SECTION_LIMIT - 1)}…` : text,
-        },
-      },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: context.join(' · ') }] },
-    ],
-  };
 }
 
 async function postToWebhook(url: string, body: unknown, timeoutMs: number): Promise<void> {
@@ -146,7 +113,7 @@ export function createNotificationActivities(sinks: NotificationSinks): Notifica
     async notify(notification: Notification): Promise<void> {
       const failures: unknown[] = [];
       if (sinks.log) {
-        const line = logLine(notification);
+        const line = notificationLogLine(notification);
         if (sinks.logger) sinks.logger(line);
         else log.info(line);
       }

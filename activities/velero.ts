@@ -11,9 +11,15 @@ import type {
   VeleroActivities,
 } from '../src/core/contracts';
 import { FailureType } from '../src/core/errors';
-import { Annotation } from './kubernetes-deployments';
-import { isAlreadyExists, isTransient, kubeCall, kubernetesFailure } from './kubernetes-errors';
-import { Progress } from './kubernetes-progress';
+import { Annotation } from './kubernetes/deployments';
+import {
+  isAlreadyExists,
+  isTransient,
+  kubeCall,
+  kubernetesFailure,
+  transientReadLimit,
+} from './kubernetes/errors';
+import { Progress } from './kubernetes/progress';
 
 export interface VeleroActivityOptions {
   /** Where Velero runs and keeps its objects (default `velero`). */
@@ -25,7 +31,6 @@ export interface VeleroActivityOptions {
 const group = 'velero.io';
 const version = 'v1';
 const maxNameLength = 63;
-const transientReadLimit = 5;
 
 /** A DNS-safe Velero object name from a change id: `CHG-1234` → `changectl-chg-1234`. */
 export function veleroName(changeId: string, suffix = ''): string {
@@ -95,6 +100,26 @@ export function createVeleroActivities(
   const namespace = options.namespace ?? 'velero';
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
 
+  /** A Velero object of the change, labelled and annotated with its id. */
+  function changeObject(
+    kind: 'Backup' | 'Restore',
+    name: string,
+    changeId: string,
+    spec: Record<string, unknown>,
+  ): VeleroObject {
+    return {
+      apiVersion: `${group}/${version}`,
+      kind,
+      metadata: {
+        name,
+        namespace,
+        labels: { 'change-id': changeId },
+        annotations: { [Annotation.changeId]: changeId },
+      },
+      spec,
+    };
+  }
+
   /** Creates the object, or finds the one an earlier attempt created under the same name. */
   async function createOrGet(plural: string, body: VeleroObject): Promise<VeleroObject> {
     const name = body.metadata?.name ?? '';
@@ -152,21 +177,14 @@ export function createVeleroActivities(
   return {
     async createBackup(input: BackupInput): Promise<BackupResult> {
       const name = veleroName(input.changeId);
-      const created = await createOrGet('backups', {
-        apiVersion: `${group}/${version}`,
-        kind: 'Backup',
-        metadata: {
-          name,
-          namespace,
-          labels: { 'change-id': input.changeId },
-          annotations: { [Annotation.changeId]: input.changeId },
-        },
-        spec: {
+      const created = await createOrGet(
+        'backups',
+        changeObject('Backup', name, input.changeId, {
           includedNamespaces: input.includeNamespaces,
           snapshotVolumes: input.snapshotVolumes,
           ttl: input.ttl,
-        },
-      });
+        }),
+      );
       const done = await waitForTerminal('backups', name, created, FailureType.BackupFailed);
       const result: BackupResult = {
         name,
@@ -180,17 +198,10 @@ export function createVeleroActivities(
 
     async restoreBackup(input: { changeId: string; backupName: string }): Promise<RestoreResult> {
       const name = veleroName(input.changeId, '-restore');
-      const created = await createOrGet('restores', {
-        apiVersion: `${group}/${version}`,
-        kind: 'Restore',
-        metadata: {
-          name,
-          namespace,
-          labels: { 'change-id': input.changeId },
-          annotations: { [Annotation.changeId]: input.changeId },
-        },
-        spec: { backupName: input.backupName },
-      });
+      const created = await createOrGet(
+        'restores',
+        changeObject('Restore', name, input.changeId, { backupName: input.backupName }),
+      );
       const done = await waitForTerminal('restores', name, created, FailureType.RestoreFailed);
       return { name, phase: done.status?.phase ?? succeeded, backupName: input.backupName };
     },

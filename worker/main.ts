@@ -16,7 +16,7 @@ async function runWorker(config: WorkerConfig): Promise<number> {
   ] = await Promise.all([
     import('@temporalio/client'),
     import('@temporalio/worker'),
-    import('../activities/kubeconfig'),
+    import('../activities/kubernetes/kubeconfig'),
     import('./worker'),
   ]);
   let kubeConfig;

@@ -3,7 +3,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { createKubernetesActivities } from '../activities/kubernetes';
-import { loadKubeConfig } from '../activities/kubeconfig';
+import { loadKubeConfig } from '../activities/kubernetes/kubeconfig';
 import { createLockActivities } from '../activities/lock';
 import { createNotificationActivities } from '../activities/notifications';
 import { createPolicyActivities } from '../activities/policy';

@@ -15,11 +15,10 @@ import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { SearchAttributeType } from '@temporalio/common';
 import { freePort, startPrometheus, waitForTargetsUp, type PrometheusServer } from './prometheus';
 import { startSandbox, type Sandbox } from './sandbox/index';
 import { DEFAULT_TASK_QUEUE } from '../temporal/start';
-import { changeSearchAttributes } from '../core/search-attributes';
+import { registerSearchAttributes } from '../temporal/search-attributes';
 import { projectRoot, toolPath } from './tools';
 
 export interface DevStackOptions {
@@ -64,16 +63,6 @@ export class DevStackRunningError extends Error {
     this.name = 'DevStackRunningError';
   }
 }
-
-const CLI_TYPE_NAMES: Record<SearchAttributeType, string> = {
-  [SearchAttributeType.TEXT]: 'Text',
-  [SearchAttributeType.KEYWORD]: 'Keyword',
-  [SearchAttributeType.INT]: 'Int',
-  [SearchAttributeType.DOUBLE]: 'Double',
-  [SearchAttributeType.BOOL]: 'Bool',
-  [SearchAttributeType.DATETIME]: 'Datetime',
-  [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
-};
 
 const WORKER_STOP_MS = 35_000;
 const REPEATED_SIGNAL_MS = 1_000;
@@ -264,18 +253,11 @@ async function until<T>(
   }
 }
 
+/** Temporal answers, and changectl's search attributes are registered on the namespace. */
 async function temporalReady(address: string, namespace: string): Promise<Connection> {
   const connection = await Connection.connect({ address, connectTimeout: 1_000 });
   try {
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({
-      namespace,
-    });
-    const missing = changeSearchAttributes.filter((key) => !(key.name in customAttributes));
-    if (missing.length > 0) {
-      throw new Error(
-        `search attributes not visible yet: ${missing.map((k) => k.name).join(', ')}`,
-      );
-    }
+    await registerSearchAttributes(connection, namespace);
     return connection;
   } catch (err) {
     await connection.close();
@@ -449,10 +431,6 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         join(stateDir, 'temporal.db'),
         '--log-level',
         'warn',
-        ...changeSearchAttributes.flatMap((key) => [
-          '--search-attribute',
-          `${key.name}=${CLI_TYPE_NAMES[key.type]}`,
-        ]),
       ],
       { cwd: stateDir, env: process.env, logFile: join(stateDir, 'temporal.log') },
     );

@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import { blueGreenNames, selectorPatch } from '../../activities/kubernetes/blue-green';
+import { canarySplit } from '../../activities/kubernetes/canary';
 import {
   Annotation,
-  blueGreenNames,
-  canarySplit,
   rolloutStatus,
   sameTemplate,
-  selectorPatch,
   undoPatch,
-} from '../../activities/kubernetes-deployments';
+} from '../../activities/kubernetes/deployments';
 import { FailureType } from '../../src/core/errors';
 
 function deployment(status: V1Deployment['status'], generation = 2, replicas = 3): V1Deployment {

@@ -13,7 +13,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { loadKubeConfig } from '../../activities/kubeconfig';
+import { loadKubeConfig } from '../../activities/kubernetes/kubeconfig';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/stack/sandbox/index';
 import type { RolloutPlan } from '../../src/core/contracts';
 

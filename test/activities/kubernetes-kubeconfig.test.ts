@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { KubeConfigError, loadKubeConfig } from '../../activities/kubeconfig';
+import { KubeConfigError, loadKubeConfig } from '../../activities/kubernetes/kubeconfig';
 
 function kubeconfig(clusters: Record<string, Record<string, unknown>>, current: string): string {
   return stringify({

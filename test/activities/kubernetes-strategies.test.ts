@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AppsV1Api, CoreV1Api, V1Deployment } from '@kubernetes/client-node';
 import { createKubernetesActivities } from '../../activities/kubernetes';
-import { Annotation } from '../../activities/kubernetes-deployments';
+import { Annotation } from '../../activities/kubernetes/deployments';
 import type { KubernetesActivities, RolloutPlan } from '../../src/core/contracts';
 import { uniqueChangeId } from '../helpers/temporal';
 import {

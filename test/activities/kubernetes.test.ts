@@ -4,8 +4,8 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createKubernetesActivities } from '../../activities/kubernetes';
-import { Annotation } from '../../activities/kubernetes-deployments';
-import type { WaitProgress } from '../../activities/kubernetes-progress';
+import { Annotation } from '../../activities/kubernetes/deployments';
+import type { WaitProgress } from '../../activities/kubernetes/progress';
 import { FailureType } from '../../src/core/errors';
 import { uniqueChangeId } from '../helpers/temporal';
 import {

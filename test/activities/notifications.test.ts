@@ -15,6 +15,7 @@ import {
 } from '../../activities/notifications';
 import type { Notification } from '../../src/core/contracts';
 import { FailureType } from '../../src/core/errors';
+import { closedPort } from '../helpers/ports';
 
 const deploying: Notification = {
   kind: 'deploying',
@@ -230,11 +231,7 @@ describe('webhook sink', () => {
   });
 
   it('fails retryably when the webhook cannot be reached, without naming the URL', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const unreachable = `http://127.0.0.1:${port}/hooks/s3cret`;
+    const unreachable = `http://127.0.0.1:${await closedPort()}/hooks/s3cret`;
     const notify = notifierFor({ webhookUrl: unreachable });
     await assert.rejects(activityEnv().run(notify, deploying), (err: unknown) => {
       isNotificationFailure(false, /could not be reached: ECONNREFUSED/)(err);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { WaitProgress } from '../../activities/kubernetes-progress';
+import type { WaitProgress } from '../../activities/kubernetes/progress';
 import { createVeleroActivities, veleroName } from '../../activities/velero';
 import { failBackupKey } from '../../src/stack/sandbox/index';
 import { FailureType } from '../../src/core/errors';

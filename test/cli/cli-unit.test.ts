@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,21 +21,12 @@ import { runCli } from '../../src/cli/program';
 import { FailureType } from '../../src/core/errors';
 import { ChangeAlreadyExistsError } from '../../src/temporal/start';
 import { projectRoot } from '../../src/stack/tools';
+import { closedPort } from '../helpers/ports';
 import { awaitingApprovalStatus, captureIo, rolledBackStatus } from './fixtures';
 
 const run = promisify(execFile);
 const noColor = colorsFor({ write: () => true, isTTY: false }, {});
 const now = new Date('2026-12-01T01:30:00Z');
-
-/** A loopback port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
-}
 
 async function cli(args: string[], env: Record<string, string | undefined> = {}) {
   const io = captureIo({ env });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +9,7 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { startDevStack, type DevStack } from '../../src/stack/devstack';
 import type { ChangeLog, ChangeStatus } from '../../src/core/lifecycle/status';
 import { statusQuery } from '../../workflows/messages';
+import { closedPort } from '../helpers/ports';
 import { uniqueChangeId } from '../helpers/temporal';
 import {
   changeRequest,
@@ -25,15 +25,6 @@ interface ListedChange {
   id: string;
   state: string;
   services: string[];
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
 }
 
 function expectExit(r: CliResult, code: number): void {

@@ -10,6 +10,7 @@ import { changeRequestSchema } from '../../src/core/change/request';
 import { ValidationError } from '../../src/core/change/validation';
 import { parsePolicy } from '../../src/load/policy';
 import { policySchema } from '../../src/core/policy/schema';
+import { isRecord } from '../../src/core/records';
 
 const RUNS = 2_000;
 
@@ -29,10 +30,6 @@ const policyText = example('policy.yaml');
 // ---------------------------------------------------------------- mutations of valid documents
 
 type Path = (string | number)[];
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function pathsOf(node: unknown, at: Path = [], out: Path[] = []): Path[] {
   out.push(at);

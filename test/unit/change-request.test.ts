@@ -13,6 +13,7 @@ import {
   type ChangeRequest,
 } from '../../src/core/change/request';
 import { formatPath, ValidationError, type FieldIssue } from '../../src/core/change/validation';
+import { DELETE, withChanges } from '../helpers/documents';
 
 /** The contract's example from design.md: a normal rolling change with every section. */
 function validRequest(): Record<string, unknown> {
@@ -63,34 +64,9 @@ function validRequest(): Record<string, unknown> {
   };
 }
 
-const DELETE = Symbol('delete');
-
-/** `spec.verification.metrics[1].failWhen` → ['spec', 'verification', 'metrics', 1, 'failWhen'] */
-function pathParts(path: string): (string | number)[] {
-  return path
-    .split(/\.|(?=\[)/)
-    .map((part) => (part.startsWith('[') ? Number(part.slice(1, -1)) : part));
-}
-
-function setPath(doc: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = pathParts(path);
-  let node = doc as Record<string | number, unknown>;
-  for (const part of parts.slice(0, -1)) {
-    if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
-    node = node[part] as Record<string | number, unknown>;
-  }
-  const last = parts[parts.length - 1]!;
-  if (value === DELETE) delete node[last];
-  else node[last] = value;
-}
-
 /** The valid request with the given paths set (or deleted with DELETE). */
 function requestWith(changes: Record<string, unknown> = {}): Record<string, unknown> {
-  const doc = validRequest();
-  for (const [path, value] of Object.entries(changes)) {
-    setPath(doc, path, value === DELETE ? value : structuredClone(value));
-  }
-  return doc;
+  return withChanges(validRequest(), changes);
 }
 
 function parse(doc: unknown): ChangeRequest {

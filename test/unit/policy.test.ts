@@ -9,6 +9,7 @@ import { ValidationError, type FieldIssue } from '../../src/core/change/validati
 import { isValidCron, isValidTimeZone } from '../../src/core/policy/cron';
 import { loadPolicyFile, parsePolicy } from '../../src/load/policy';
 import { policySchema, type Policy } from '../../src/core/policy/schema';
+import { DELETE, withChanges } from '../helpers/documents';
 
 function validPolicy(): Record<string, unknown> {
   return {
@@ -112,33 +113,8 @@ function validPolicy(): Record<string, unknown> {
   };
 }
 
-const DELETE = Symbol('delete');
-
-function pathParts(path: string): (string | number)[] {
-  // Keys in brackets are quoted (`["a.b"]`) or indexes (`[1]`), as formatPath writes them.
-  return [...path.matchAll(/\[("(?:[^"\\]|\\.)*"|\d+)\]|[^.[\]]+/g)].map((m) =>
-    m[1] === undefined ? m[0] : (JSON.parse(m[1]) as string | number),
-  );
-}
-
-function setPath(doc: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = pathParts(path);
-  let node = doc as Record<string | number, unknown>;
-  for (const part of parts.slice(0, -1)) {
-    if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
-    node = node[part] as Record<string | number, unknown>;
-  }
-  const last = parts[parts.length - 1]!;
-  if (value === DELETE) delete node[last];
-  else node[last] = value;
-}
-
 function policyWith(changes: Record<string, unknown> = {}): Record<string, unknown> {
-  const doc = validPolicy();
-  for (const [path, value] of Object.entries(changes)) {
-    setPath(doc, path, value === DELETE ? value : structuredClone(value));
-  }
-  return doc;
+  return withChanges(validPolicy(), changes);
 }
 
 function accepted(changes: Record<string, unknown> = {}): Policy {

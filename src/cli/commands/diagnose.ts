@@ -46,10 +46,8 @@ async function kubernetesFindings(
 ): Promise<Part<KubernetesFindings>> {
   return attempt(async () => {
     // Loaded on demand: the Kubernetes client is heavy and only this command needs it.
-    const { loadKubeConfig } = await import('../../../activities/kubeconfig');
-    const { createKubernetesActivities } = await import('../../../activities/kubernetes');
-    const kubeConfig = loadKubeConfig({ path: input.kubeconfig, context: input.context });
-    const kubernetes = createKubernetesActivities(kubeConfig);
+    const { createKubeReader } = await import('../kube-reader');
+    const kubernetes = createKubeReader({ path: input.kubeconfig, context: input.context });
     const [rolloutHistory, events] = await Promise.all([
       attempt(() => kubernetes.rolloutHistory({ namespace, deployment: input.service })),
       attempt(() => kubernetes.recentEvents({ namespace, sinceMs, names: [input.service] })),

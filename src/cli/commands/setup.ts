@@ -1,26 +1,12 @@
 import type { Command } from 'commander';
-import { SearchAttributeType } from '@temporalio/common';
-import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes.js';
-import type { FieldIssue } from '../../core/change/validation';
-import { changeSearchAttributes } from '../../core/search-attributes';
+import {
+  registerSearchAttributes,
+  SearchAttributeConflictError,
+  type SearchAttributeRegistration,
+} from '../../temporal/search-attributes';
 import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { table } from '../format/text';
-
-function indexedValueType(type: SearchAttributeType): number {
-  return Number(encodeSearchAttributeIndexedValueType(type));
-}
-
-/** The SDK's name of each indexed value type number, for messages about conflicts. */
-const TYPE_NAME: Record<number, string> = Object.fromEntries(
-  Object.values(SearchAttributeType).map((type) => [indexedValueType(type), type]),
-);
-
-export interface SearchAttributeSetup {
-  name: string;
-  type: SearchAttributeType;
-  result: 'registered' | 'already registered';
-}
 
 export function setupCommand(program: Command, ctx: CliContext): void {
   program
@@ -29,38 +15,14 @@ export function setupCommand(program: Command, ctx: CliContext): void {
     .action(async () => {
       const { connection, options } = await ctx.temporal();
       const { namespace } = options;
-      const existing = await connection.operatorService.listSearchAttributes({ namespace });
-      const registered = { ...existing.customAttributes, ...existing.systemAttributes };
-      const results: SearchAttributeSetup[] = [];
-      const missing: Record<string, number> = {};
-      const conflicts: FieldIssue[] = [];
-      for (const key of changeSearchAttributes) {
-        const wanted = indexedValueType(key.type);
-        const current = registered[key.name];
-        if (current === undefined || current === null) {
-          missing[key.name] = wanted;
-          results.push({ name: key.name, type: key.type, result: 'registered' });
-        } else if (Number(current) !== wanted) {
-          conflicts.push({
-            path: key.name,
-            message: `registered as ${TYPE_NAME[Number(current)] ?? String(current)}, changectl needs ${key.type}`,
-          });
-        } else {
-          results.push({ name: key.name, type: key.type, result: 'already registered' });
+      let results: SearchAttributeRegistration[];
+      try {
+        results = await registerSearchAttributes(connection, namespace);
+      } catch (err) {
+        if (err instanceof SearchAttributeConflictError) {
+          throw new CliError(ExitCode.Failed, err.message, err.conflicts);
         }
-      }
-      if (conflicts.length > 0) {
-        throw new CliError(
-          ExitCode.Failed,
-          `search attributes on namespace ${namespace} conflict with changectl's:`,
-          conflicts,
-        );
-      }
-      if (Object.keys(missing).length > 0) {
-        await connection.operatorService.addSearchAttributes({
-          namespace,
-          searchAttributes: missing,
-        });
+        throw err;
       }
       if (ctx.json) {
         ctx.out.json({ namespace, searchAttributes: results });

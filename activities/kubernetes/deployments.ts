@@ -9,9 +9,9 @@ import type {
   V1ReplicaSet,
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { DeploymentState, RevisionInfo } from '../src/core/contracts';
-import { CHANGE_ID_PATTERN } from '../src/core/change/request';
-import { FailureType } from '../src/core/errors';
+import type { DeploymentState, RevisionInfo } from '../../src/core/contracts';
+import { CHANGE_ID_PATTERN } from '../../src/core/change/request';
+import { FailureType } from '../../src/core/errors';
 
 export const FIELD_MANAGER = 'changectl';
 
@@ -64,11 +64,6 @@ export function imagesOf(template: V1PodTemplateSpec | undefined): Record<string
     images[container.name] = container.image ?? '';
   }
   return images;
-}
-
-export function sameImages(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }
 
 export function deploymentState(deployment: V1Deployment): DeploymentState {
@@ -244,56 +239,60 @@ export function undoPatch(
   ];
 }
 
-export type Colour = 'blue' | 'green';
-
-export interface BlueGreenNames {
-  /** The deployment the Service selects now. */
-  active: string;
-  /** The deployment the change creates. */
-  next: string;
-  nextColour: Colour;
-}
-
-/**
- * Which colour serves and which the change creates. A Service without a `color` in its selector
- * serves the original, uncoloured deployment, and the first new colour is green.
- */
-export function blueGreenNames(base: string, selector: Record<string, string>): BlueGreenNames {
-  const colour = selector.color;
-  if (colour === undefined) return { active: base, next: `${base}-green`, nextColour: 'green' };
-  if (colour === 'blue')
-    return { active: `${base}-blue`, next: `${base}-green`, nextColour: 'green' };
-  if (colour === 'green')
-    return { active: `${base}-green`, next: `${base}-blue`, nextColour: 'blue' };
-  throw ApplicationFailure.nonRetryable(
-    `the Service selects color '${colour}'; blue/green rollouts switch between 'blue' and 'green'`,
-    FailureType.InvalidRequest,
-  );
-}
-
-/** canary: replicas per weight out of the stable deployment's original count. */
-export function canarySplit(
-  stableReplicas: number,
-  weight: number,
-): { canary: number; stable: number } {
-  const canary = weight <= 0 ? 0 : Math.ceil((stableReplicas * weight) / 100);
-  const stable = weight >= 100 ? 0 : Math.max(1, stableReplicas - canary);
-  return { canary, stable };
-}
-
-/** A merge patch that turns selector `from` into selector `to` (null removes a key). */
-export function selectorPatch(
-  from: Record<string, string>,
-  to: Record<string, string>,
-): Record<string, string | null> {
-  const patch: Record<string, string | null> = { ...to };
-  for (const key of Object.keys(from)) {
-    if (!(key in to)) patch[key] = null;
-  }
-  return patch;
-}
-
 /** The summary kubectl shows in `rollout history` (CHANGE-CAUSE). */
 export function changeCause(changeId: string, summary: string): string {
   return `${changeId}: ${summary}`;
+}
+
+/**
+ * A Deployment beside `source` (a blue/green colour, a canary): a copy of it under another name,
+ * with `label` added to its labels, its selector and its pods' labels so that it owns its own
+ * pods, and the chosen container running the new image.
+ */
+export function derivedDeployment(
+  source: V1Deployment,
+  change: {
+    name: string;
+    label: Record<string, string>;
+    replicas: number | undefined;
+    container: string;
+    image: string;
+    annotations: Record<string, string>;
+  },
+): V1Deployment {
+  const spec = source.spec;
+  const template = spec?.template;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: change.name,
+      namespace: source.metadata?.namespace,
+      labels: { ...source.metadata?.labels, ...change.label },
+      annotations: change.annotations,
+    },
+    spec: {
+      replicas: change.replicas,
+      selector: {
+        ...spec?.selector,
+        matchLabels: { ...spec?.selector?.matchLabels, ...change.label },
+      },
+      template: {
+        metadata: {
+          labels: { ...template?.metadata?.labels, ...change.label },
+          annotations: template?.metadata?.annotations,
+        },
+        spec: {
+          ...template?.spec,
+          containers: (template?.spec?.containers ?? []).map((c) =>
+            c.name === change.container ? { ...c, image: change.image } : c,
+          ),
+        },
+      },
+      strategy: spec?.strategy,
+      minReadySeconds: spec?.minReadySeconds,
+      revisionHistoryLimit: spec?.revisionHistoryLimit,
+      progressDeadlineSeconds: spec?.progressDeadlineSeconds,
+    },
+  };
 }

@@ -1,13 +1,13 @@
 import { AbortError, ApiException, FetchError } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../src/core/errors';
+import { FailureType } from '../../src/core/errors';
+import { isRecord } from '../../src/core/records';
 
 // Client errors that say "not now" rather than "never": timeouts, conflicts, throttling.
 const retryableClientCodes = new Set([408, 409, 429]);
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** How many failed reads in a row a wait tolerates before it gives the attempt up to a retry. */
+export const transientReadLimit = 5;
 
 /** The `Status` the API server answered with, when its body holds one. */
 function statusOf(error: ApiException<unknown>): Record<string, unknown> | undefined {
@@ -85,6 +85,16 @@ export async function kubeCall<T>(action: string, call: () => Promise<T>): Promi
   }
 }
 
+/** Runs one read, answering undefined when the object is not there (a 404). */
+export async function kubeFind<T>(action: string, call: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw kubernetesFailure(error, action);
+  }
+}
+
 /** A failure worth trying again within the same attempt (a poll), rather than failing it. */
 export function isTransient(error: unknown): boolean {
   return (
@@ -92,4 +102,9 @@ export function isTransient(error: unknown): boolean {
     !error.nonRetryable &&
     error.type === FailureType.KubernetesUnavailable
   );
+}
+
+/** Why a change may not go ahead: it could not be undone. Final: the cluster must change first. */
+export function rollbackNotReady(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, FailureType.RollbackNotReady);
 }

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { asyncLocalStorage, type Context } from '@temporalio/activity';
+import { isRecord } from '../../src/core/records';
 
 /** What a waiting activity heartbeats; `startedAt` carries its clock across retries. */
 export interface WaitProgress {
@@ -7,10 +8,6 @@ export interface WaitProgress {
   startedAt: number;
   step: string;
   message: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

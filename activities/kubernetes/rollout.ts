@@ -4,9 +4,10 @@
  */
 import type { V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { formatDuration } from '../src/core/change/duration';
-import { FailureType } from '../src/core/errors';
-import type { ClusterApi, DryRun } from './kubernetes-client';
+import { formatDuration } from '../../src/core/change/duration';
+import type { RollbackInput, RolloutPlan } from '../../src/core/contracts';
+import { FailureType } from '../../src/core/errors';
+import type { ClusterApi, DryRun } from './client';
 import {
   Annotation,
   imagesOf,
@@ -14,12 +15,10 @@ import {
   rolloutStatus,
   sameTemplate,
   undoPatch,
-} from './kubernetes-deployments';
-import { isTransient } from './kubernetes-errors';
-import type { Progress } from './kubernetes-progress';
-
-/** How many failed reads in a row a wait tolerates before it gives the attempt up to a retry. */
-const transientReadLimit = 5;
+} from './deployments';
+import { isTransient, transientReadLimit } from './errors';
+import { isTargetDeployment, manifestName, preparedManifest } from './plan';
+import type { Progress } from './progress';
 
 /** What every wait of one activity shares: the cluster, the heartbeat clock and the deadline. */
 export interface Waiting {
@@ -28,10 +27,6 @@ export interface Waiting {
   pollIntervalMs: number;
   /** The request's rollout timeout, counted from the activity's first attempt. */
   timeoutMs: number;
-}
-
-function deadlineOf(waiting: Waiting): number {
-  return waiting.progress.startedAt + waiting.timeoutMs;
 }
 
 /** Reads the deployment, riding out a few transient failures the way a poll should. */
@@ -48,55 +43,73 @@ async function poll(waiting: Waiting, namespace: string, name: string): Promise<
   }
 }
 
+/** Where a deployment stands in one wait: there, or still on its way (and what to say then). */
+type Standing = { done: true } | { done: false; progress: string; late: string };
+
+/**
+ * Polls the deployment until `standing` says it is there, heartbeating under `step`. Past the
+ * request's timeout (counted from the first attempt) the rollout fails for good.
+ */
+async function waitUntil(
+  waiting: Waiting,
+  namespace: string,
+  name: string,
+  step: string,
+  standing: (deployment: V1Deployment) => Standing,
+): Promise<V1Deployment> {
+  for (;;) {
+    const deployment = await poll(waiting, namespace, name);
+    const now = standing(deployment);
+    if (now.done) return deployment;
+    if (Date.now() >= waiting.progress.startedAt + waiting.timeoutMs) {
+      throw ApplicationFailure.nonRetryable(now.late, FailureType.RolloutFailed);
+    }
+    waiting.progress.report(step, now.progress);
+    await waiting.progress.pause(waiting.pollIntervalMs);
+  }
+}
+
 /**
  * Waits until the deployment is rolled out as `kubectl rollout status` decides, heartbeating its
  * progress. A progress deadline exceeded or the request's timeout fails the rollout for good.
  */
-export async function waitForRollout(
+export function waitForRollout(
   waiting: Waiting,
   namespace: string,
   name: string,
 ): Promise<V1Deployment> {
-  for (;;) {
-    const deployment = await poll(waiting, namespace, name);
+  return waitUntil(waiting, namespace, name, 'rollout', (deployment) => {
     const status = rolloutStatus(deployment);
-    if (status.phase === 'complete') return deployment;
+    if (status.phase === 'complete') return { done: true };
     if (status.phase === 'failed') {
       throw ApplicationFailure.nonRetryable(
         `rollout of ${namespace}/${name} failed: ${status.message}`,
         FailureType.RolloutFailed,
       );
     }
-    if (Date.now() >= deadlineOf(waiting)) {
-      throw ApplicationFailure.nonRetryable(
-        `rollout of ${namespace}/${name} did not complete within ${formatDuration(waiting.timeoutMs)}: ${status.message}`,
-        FailureType.RolloutFailed,
-      );
-    }
-    waiting.progress.report('rollout', `${namespace}/${name}: ${status.message}`);
-    await waiting.progress.pause(waiting.pollIntervalMs);
-  }
+    return {
+      done: false,
+      progress: `${namespace}/${name}: ${status.message}`,
+      late: `rollout of ${namespace}/${name} did not complete within ${formatDuration(waiting.timeoutMs)}: ${status.message}`,
+    };
+  });
 }
 
 /** Waits until the controller has seen the deployment's latest spec (its revision is current). */
-export async function waitUntilObserved(
+export function waitUntilObserved(
   waiting: Waiting,
   namespace: string,
   name: string,
 ): Promise<V1Deployment> {
-  for (;;) {
-    const deployment = await poll(waiting, namespace, name);
-    const generation = deployment.metadata?.generation ?? 0;
-    if ((deployment.status?.observedGeneration ?? 0) >= generation) return deployment;
-    if (Date.now() >= deadlineOf(waiting)) {
-      throw ApplicationFailure.nonRetryable(
-        `the deployment controller did not observe ${namespace}/${name} within ${formatDuration(waiting.timeoutMs)}`,
-        FailureType.RolloutFailed,
-      );
-    }
-    waiting.progress.report('observe', `${namespace}/${name}: waiting for the controller`);
-    await waiting.progress.pause(waiting.pollIntervalMs);
-  }
+  return waitUntil(waiting, namespace, name, 'observe', (deployment) =>
+    (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0)
+      ? { done: true }
+      : {
+          done: false,
+          progress: `${namespace}/${name}: waiting for the controller`,
+          late: `the deployment controller did not observe ${namespace}/${name} within ${formatDuration(waiting.timeoutMs)}`,
+        },
+  );
 }
 
 export async function replicaSetForRevision(
@@ -254,4 +267,40 @@ export async function undoToRevision(
     }),
   );
   return { patched: true, message: `rolled back ${namespace}/${name} to revision ${revision}` };
+}
+
+/** The revision a rollback returns to: the one the rollout started from, else the one before it. */
+export function undoChange(api: ClusterApi, input: RollbackInput): Promise<UndoOutcome> {
+  const { plan, rollout, before } = input;
+  return undoToRevision(
+    api,
+    plan.namespace,
+    plan.deployment,
+    rollout?.previousRevision ?? before.revision,
+    { changeId: plan.changeId, reason: input.reason, beforeImages: before.images },
+  );
+}
+
+/** The `kubectl rollout undo` an operator would type to return to `revision`. */
+export function undoCommand(namespace: string, name: string, revision: number): string {
+  return `kubectl rollout undo deployment/${name} -n ${namespace} --to-revision=${revision}`;
+}
+
+/**
+ * blueGreen and canary: applies the plan's manifests other than the target Deployment (config,
+ * services beside it), whose changes the new Deployment carries instead. Returns what it wrote.
+ */
+export async function applyBesideTarget(
+  api: ClusterApi,
+  plan: RolloutPlan,
+  dryRun: DryRun,
+): Promise<string[]> {
+  const written: string[] = [];
+  for (const manifest of plan.manifests ?? []) {
+    const prepared = preparedManifest(manifest, plan);
+    if (isTargetDeployment(prepared, plan)) continue;
+    await api.applyManifest(prepared, dryRun);
+    written.push(manifestName(prepared));
+  }
+  return written;
 }

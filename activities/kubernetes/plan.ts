@@ -1,11 +1,8 @@
 /** What a rollout plan writes, worked out before anything is written. */
 import type { KubernetesObject, V1Container, V1Deployment } from '@kubernetes/client-node';
-import type { RolloutPlan } from '../src/core/contracts';
-import { Annotation, changeCause, objectName } from './kubernetes-deployments';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import type { RolloutPlan } from '../../src/core/contracts';
+import { isRecord } from '../../src/core/records';
+import { Annotation, changeCause, objectName } from './deployments';
 
 /** A manifest as changectl applies it: in the plan's namespace unless it names one, annotated. */
 export function preparedManifest(

@@ -3,38 +3,75 @@
  * colour beside it, waits until it is ready, and switches the selector; rollback switches back.
  */
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
 import type {
   DryRunResult,
   RollbackInput,
   RollbackResult,
   RolloutPlan,
   RolloutResult,
-} from '../src/core/contracts';
-import type { DryRun } from './kubernetes-client';
+  RolloutTarget,
+} from '../../src/core/contracts';
+import { FailureType } from '../../src/core/errors';
+import type { ClusterApi, DryRun } from './client';
 import {
   Annotation,
-  blueGreenNames,
+  derivedDeployment,
   imagesOf,
   objectName,
-  selectorPatch,
   targetContainer,
-  type Colour,
-} from './kubernetes-deployments';
+} from './deployments';
+import { rollbackNotReady } from './errors';
+import { planCause, plannedImage } from './plan';
 import {
-  isTargetDeployment,
-  manifestName,
-  planCause,
-  plannedImage,
-  preparedManifest,
-} from './kubernetes-plan';
-import {
+  applyBesideTarget,
   changeAnnotations,
   scaleDeployment,
   waitForRollout,
   type Waiting,
-} from './kubernetes-rollout';
+} from './rollout';
+import type { Serving, Strategy } from './strategy';
 
-function serviceOf(plan: RolloutPlan): string {
+export type Colour = 'blue' | 'green';
+
+export interface BlueGreenNames {
+  /** The deployment the Service selects now. */
+  active: string;
+  /** The deployment the change creates. */
+  next: string;
+  nextColour: Colour;
+}
+
+/**
+ * Which colour serves and which the change creates. A Service without a `color` in its selector
+ * serves the original, uncoloured deployment, and the first new colour is green.
+ */
+export function blueGreenNames(base: string, selector: Record<string, string>): BlueGreenNames {
+  const colour = selector.color;
+  if (colour === undefined) return { active: base, next: `${base}-green`, nextColour: 'green' };
+  if (colour === 'blue')
+    return { active: `${base}-blue`, next: `${base}-green`, nextColour: 'green' };
+  if (colour === 'green')
+    return { active: `${base}-green`, next: `${base}-blue`, nextColour: 'blue' };
+  throw ApplicationFailure.nonRetryable(
+    `the Service selects color '${colour}'; blue/green rollouts switch between 'blue' and 'green'`,
+    FailureType.InvalidRequest,
+  );
+}
+
+/** A merge patch that turns selector `from` into selector `to` (null removes a key). */
+export function selectorPatch(
+  from: Record<string, string>,
+  to: Record<string, string>,
+): Record<string, string | null> {
+  const patch: Record<string, string | null> = { ...to };
+  for (const key of Object.keys(from)) {
+    if (!(key in to)) patch[key] = null;
+  }
+  return patch;
+}
+
+function serviceOf(plan: RolloutTarget): string {
   return plan.service ?? plan.deployment;
 }
 
@@ -48,50 +85,6 @@ function switchRecord(
   const deployment = annotations[Annotation.previousDeployment];
   if (annotations[Annotation.changeId] !== changeId || !recorded || !deployment) return undefined;
   return { selector: JSON.parse(recorded) as Record<string, string>, deployment };
-}
-
-/** A copy of the serving deployment in another colour, with the new image. */
-function colourDeployment(
-  active: V1Deployment,
-  name: string,
-  colour: Colour,
-  change: { container: string; image: string; annotations: Record<string, string> },
-): V1Deployment {
-  const spec = active.spec;
-  const template = spec?.template;
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {
-      name,
-      namespace: active.metadata?.namespace,
-      labels: { ...active.metadata?.labels, color: colour },
-      annotations: change.annotations,
-    },
-    spec: {
-      replicas: spec?.replicas,
-      selector: {
-        ...spec?.selector,
-        matchLabels: { ...spec?.selector?.matchLabels, color: colour },
-      },
-      template: {
-        metadata: {
-          labels: { ...template?.metadata?.labels, color: colour },
-          annotations: template?.metadata?.annotations,
-        },
-        spec: {
-          ...template?.spec,
-          containers: (template?.spec?.containers ?? []).map((c) =>
-            c.name === change.container ? { ...c, image: change.image } : c,
-          ),
-        },
-      },
-      strategy: spec?.strategy,
-      minReadySeconds: spec?.minReadySeconds,
-      revisionHistoryLimit: spec?.revisionHistoryLimit,
-      progressDeadlineSeconds: spec?.progressDeadlineSeconds,
-    },
-  };
 }
 
 /**
@@ -158,17 +151,14 @@ async function applyColour(
   dryRun: DryRun,
 ): Promise<string[]> {
   const { api } = waiting;
-  const written: string[] = [];
-  for (const manifest of plan.manifests ?? []) {
-    const prepared = preparedManifest(manifest, plan);
-    if (isTargetDeployment(prepared, plan)) continue;
-    await api.applyManifest(prepared, dryRun);
-    written.push(manifestName(prepared));
-  }
+  const written = await applyBesideTarget(api, plan, dryRun);
   const existing = await api.findDeployment(plan.namespace, colours.next);
   const cause = planCause(plan, `blue/green ${colours.nextColour} with ${colours.image}`);
   await api.applyDeployment(
-    colourDeployment(colours.active, colours.next, colours.nextColour, {
+    derivedDeployment(colours.active, {
+      name: colours.next,
+      label: { color: colours.nextColour },
+      replicas: colours.active.spec?.replicas,
       container: colours.container,
       image: colours.image,
       annotations: changeAnnotations(existing, plan.changeId, cause),
@@ -197,7 +187,7 @@ function switchPatch(colours: ColourPlan, changeId: string): Record<string, unkn
   };
 }
 
-export async function dryRunBlueGreen(waiting: Waiting, plan: RolloutPlan): Promise<DryRunResult> {
+async function dryRunBlueGreen(waiting: Waiting, plan: RolloutPlan): Promise<DryRunResult> {
   const colours = await planColours(waiting, plan);
   const objects = await applyColour(waiting, plan, colours, 'All');
   const serviceName = serviceOf(plan);
@@ -210,7 +200,7 @@ export async function dryRunBlueGreen(waiting: Waiting, plan: RolloutPlan): Prom
   return { objects: [...objects, objectName('Service', serviceName)] };
 }
 
-export async function startBlueGreen(waiting: Waiting, plan: RolloutPlan): Promise<RolloutResult> {
+async function startBlueGreen(waiting: Waiting, plan: RolloutPlan): Promise<RolloutResult> {
   const { api } = waiting;
   const serviceName = serviceOf(plan);
   const service = await api.readService(plan.namespace, serviceName);
@@ -268,10 +258,7 @@ async function colourOfChange(
   return undefined;
 }
 
-export async function rollbackBlueGreen(
-  waiting: Waiting,
-  input: RollbackInput,
-): Promise<RollbackResult> {
+async function rollbackBlueGreen(waiting: Waiting, input: RollbackInput): Promise<RollbackResult> {
   const { api } = waiting;
   const { plan, rollout } = input;
   const serviceName = serviceOf(plan);
@@ -315,7 +302,7 @@ export async function rollbackBlueGreen(
 }
 
 /** After a successful watch: the old colour goes to zero, kept for a quick manual switch back. */
-export async function finalizeBlueGreen(
+async function finalizeBlueGreen(
   waiting: Waiting,
   input: { plan: RolloutPlan; rollout: RolloutResult },
 ): Promise<void> {
@@ -329,3 +316,30 @@ export async function finalizeBlueGreen(
   }
   await waitForRollout(waiting, plan.namespace, old);
 }
+
+/** The colour the Service selects now serves; undoing by hand puts its selector back. */
+async function servingColour(api: ClusterApi, target: RolloutTarget): Promise<Serving> {
+  const { namespace } = target;
+  const serviceName = serviceOf(target);
+  const service = await api.findService(namespace, serviceName);
+  if (!service) {
+    throw rollbackNotReady(
+      `service ${namespace}/${serviceName} not found: blue/green switches its selector`,
+    );
+  }
+  const selector = service.spec?.selector ?? {};
+  const patch = JSON.stringify([{ op: 'replace', path: '/spec/selector', value: selector }]);
+  return {
+    deployment: blueGreenNames(target.deployment, selector).active,
+    rollbackCommand: () =>
+      `kubectl patch service/${serviceName} -n ${namespace} --type=json -p '${patch}'`,
+  };
+}
+
+export const blueGreen: Strategy = {
+  status: servingColour,
+  dryRun: dryRunBlueGreen,
+  apply: startBlueGreen,
+  finalize: finalizeBlueGreen,
+  rollback: rollbackBlueGreen,
+};

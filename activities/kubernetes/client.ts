@@ -12,9 +12,9 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../src/core/errors';
-import { FIELD_MANAGER, ownedBy, type JsonPatchOperation } from './kubernetes-deployments';
-import { isNotFound, kubeCall, kubernetesFailure } from './kubernetes-errors';
+import { FailureType } from '../../src/core/errors';
+import { FIELD_MANAGER, ownedBy, type JsonPatchOperation } from './deployments';
+import { kubeCall, kubeFind } from './errors';
 
 /** `All`: the server runs every stage of the write and persists nothing. */
 export type DryRun = 'All' | undefined;
@@ -57,13 +57,10 @@ export class ClusterApi {
   }
 
   /** The deployment, or undefined when there is none by that name. */
-  async findDeployment(namespace: string, name: string): Promise<V1Deployment | undefined> {
-    try {
-      return await this.apps.readNamespacedDeployment({ namespace, name });
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw kubernetesFailure(error, `read deployment ${namespace}/${name}`);
-    }
+  findDeployment(namespace: string, name: string): Promise<V1Deployment | undefined> {
+    return kubeFind(`read deployment ${namespace}/${name}`, () =>
+      this.apps.readNamespacedDeployment({ namespace, name }),
+    );
   }
 
   /**
@@ -101,16 +98,9 @@ export class ClusterApi {
 
   /** Deletes the deployment and, in the background, its ReplicaSets; gone already is fine. */
   async deleteDeployment(namespace: string, name: string): Promise<void> {
-    try {
-      await this.apps.deleteNamespacedDeployment({
-        namespace,
-        name,
-        propagationPolicy: 'Background',
-      });
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw kubernetesFailure(error, `delete deployment ${namespace}/${name}`);
-    }
+    await kubeFind(`delete deployment ${namespace}/${name}`, () =>
+      this.apps.deleteNamespacedDeployment({ namespace, name, propagationPolicy: 'Background' }),
+    );
   }
 
   /** The ReplicaSets the deployment controls (its revisions). */
@@ -138,13 +128,10 @@ export class ClusterApi {
   }
 
   /** The service, or undefined when there is none by that name. */
-  async findService(namespace: string, name: string): Promise<V1Service | undefined> {
-    try {
-      return await this.core.readNamespacedService({ namespace, name });
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw kubernetesFailure(error, `read service ${namespace}/${name}`);
-    }
+  findService(namespace: string, name: string): Promise<V1Service | undefined> {
+    return kubeFind(`read service ${namespace}/${name}`, () =>
+      this.core.readNamespacedService({ namespace, name }),
+    );
   }
 
   patchService(

@@ -12,83 +12,43 @@ import type {
   RollbackResult,
   RolloutPlan,
   RolloutResult,
-} from '../src/core/contracts';
-import type { DryRun } from './kubernetes-client';
+  RolloutTarget,
+} from '../../src/core/contracts';
+import type { ClusterApi, DryRun } from './client';
 import {
   Annotation,
-  canarySplit,
+  derivedDeployment,
   imagesOf,
   objectName,
   revisionOf,
   targetContainer,
-} from './kubernetes-deployments';
+} from './deployments';
+import { planCause, plannedImage } from './plan';
 import {
-  isTargetDeployment,
-  manifestName,
-  planCause,
-  plannedImage,
-  preparedManifest,
-} from './kubernetes-plan';
-import {
+  applyBesideTarget,
   changeAnnotations,
   revisionBeforeChange,
   scaleDeployment,
   setImage,
-  undoToRevision,
+  undoChange,
+  undoCommand,
   waitForRollout,
   type Waiting,
-} from './kubernetes-rollout';
+} from './rollout';
+import type { Serving, Strategy } from './strategy';
 
 export function canaryName(plan: { deployment: string }): string {
   return `${plan.deployment}-canary`;
 }
 
-/** A copy of the stable deployment with the new image, at the given replicas, track=canary. */
-function canaryDeployment(
-  stable: V1Deployment,
-  name: string,
-  change: {
-    container: string;
-    image: string;
-    replicas: number;
-    annotations: Record<string, string>;
-  },
-): V1Deployment {
-  const spec = stable.spec;
-  const template = spec?.template;
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: {
-      name,
-      namespace: stable.metadata?.namespace,
-      labels: { ...stable.metadata?.labels, track: 'canary' },
-      annotations: change.annotations,
-    },
-    spec: {
-      replicas: change.replicas,
-      selector: {
-        ...spec?.selector,
-        matchLabels: { ...spec?.selector?.matchLabels, track: 'canary' },
-      },
-      template: {
-        metadata: {
-          labels: { ...template?.metadata?.labels, track: 'canary' },
-          annotations: template?.metadata?.annotations,
-        },
-        spec: {
-          ...template?.spec,
-          containers: (template?.spec?.containers ?? []).map((c) =>
-            c.name === change.container ? { ...c, image: change.image } : c,
-          ),
-        },
-      },
-      strategy: spec?.strategy,
-      minReadySeconds: spec?.minReadySeconds,
-      revisionHistoryLimit: spec?.revisionHistoryLimit,
-      progressDeadlineSeconds: spec?.progressDeadlineSeconds,
-    },
-  };
+/** canary: replicas per weight out of the stable deployment's original count. */
+export function canarySplit(
+  stableReplicas: number,
+  weight: number,
+): { canary: number; stable: number } {
+  const canary = weight <= 0 ? 0 : Math.ceil((stableReplicas * weight) / 100);
+  const stable = weight >= 100 ? 0 : Math.max(1, stableReplicas - canary);
+  return { canary, stable };
 }
 
 /** The stable replica count before the change: recorded on the canary, so retries agree. */
@@ -117,18 +77,14 @@ async function applyCanary(
   const stableReplicas =
     recordedStableReplicas(existing, plan.changeId) ?? stable.spec?.replicas ?? 1;
 
-  const written: string[] = [];
-  for (const manifest of plan.manifests ?? []) {
-    const prepared = preparedManifest(manifest, plan);
-    if (isTargetDeployment(prepared, plan)) continue;
-    await api.applyManifest(prepared, dryRun);
-    written.push(manifestName(prepared));
-  }
+  const written = await applyBesideTarget(api, plan, dryRun);
   await api.applyDeployment(
-    canaryDeployment(stable, name, {
+    derivedDeployment(stable, {
+      name,
+      label: { track: 'canary' },
+      replicas: 0,
       container,
       image,
-      replicas: 0,
       annotations: {
         ...changeAnnotations(existing, plan.changeId, planCause(plan, `canary with ${image}`)),
         [Annotation.stableReplicas]: String(stableReplicas),
@@ -151,12 +107,12 @@ async function applyCanary(
   };
 }
 
-export async function dryRunCanary(waiting: Waiting, plan: RolloutPlan): Promise<DryRunResult> {
+async function dryRunCanary(waiting: Waiting, plan: RolloutPlan): Promise<DryRunResult> {
   const result = await applyCanary(waiting, plan, 'All');
   return { objects: result.appliedObjects };
 }
 
-export async function startCanary(waiting: Waiting, plan: RolloutPlan): Promise<RolloutResult> {
+async function startCanary(waiting: Waiting, plan: RolloutPlan): Promise<RolloutResult> {
   const result = await applyCanary(waiting, plan, undefined);
   await waitForRollout(waiting, plan.namespace, canaryName(plan));
   return result;
@@ -249,20 +205,11 @@ export async function promoteCanary(
  * Canary to zero and stable back to its replica count; a stable already promoted is undone to
  * the revision before the change (kubectl skips the undo when its template still matches).
  */
-export async function rollbackCanary(
-  waiting: Waiting,
-  input: RollbackInput,
-): Promise<RollbackResult> {
+async function rollbackCanary(waiting: Waiting, input: RollbackInput): Promise<RollbackResult> {
   const { plan, rollout, before } = input;
   const { api } = waiting;
   const total = (await stableReplicasOf(waiting, plan, rollout)) ?? before.replicas;
-  const undo = await undoToRevision(
-    api,
-    plan.namespace,
-    plan.deployment,
-    rollout?.previousRevision ?? before.revision,
-    { changeId: plan.changeId, reason: input.reason, beforeImages: before.images },
-  );
+  const undo = await undoChange(api, input);
   const stable = await api.readDeployment(plan.namespace, plan.deployment);
   await scaleTo(waiting, stable, total, plan.changeId);
   const canary = await api.findDeployment(plan.namespace, canaryName(plan));
@@ -277,3 +224,29 @@ export async function rollbackCanary(
     message: `${undo.message}; ${plan.namespace}/${plan.deployment} at ${total} replicas, canary at zero`,
   };
 }
+
+/**
+ * The stable deployment serves; undoing by hand takes the canary to zero, the stable back to its
+ * replicas, and the stable back to its revision.
+ */
+function servingStable(_api: ClusterApi, target: RolloutTarget): Promise<Serving> {
+  const { namespace, deployment: name } = target;
+  return Promise.resolve({
+    deployment: name,
+    rollbackCommand: (current) =>
+      [
+        `kubectl scale deployment/${canaryName(target)} -n ${namespace} --replicas=0`,
+        `kubectl scale deployment/${name} -n ${namespace} --replicas=${current.replicas}`,
+        undoCommand(namespace, name, current.revision),
+      ].join(' && '),
+  });
+}
+
+export const canary: Strategy = {
+  status: servingStable,
+  dryRun: dryRunCanary,
+  apply: startCanary,
+  // Promotion (promoteCanary) already scaled the canary to zero: nothing is left to do.
+  finalize: () => Promise.resolve(),
+  rollback: rollbackCanary,
+};
