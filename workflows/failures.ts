@@ -3,6 +3,12 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import { FailureType } from '../src/core/errors';
 import type { EndState } from '../src/core/lifecycle/status';
 
+/** How a change ends: its end state and the outcome the change log and notifications give. */
+export interface Ending {
+  state: EndState;
+  outcome: string;
+}
+
 /** Raised inside a step to end the change; caught once, by `conclude`. */
 export class ChangeEnded extends Error {
   constructor(

@@ -8,12 +8,11 @@ import {
 import { buildChangeLog } from '../../src/core/lifecycle/changelog';
 import { completeText, endedText } from '../../src/core/lifecycle/messages';
 import type { ChangeLog } from '../../src/core/lifecycle/status';
-import { ChangeEnded, rootMessage } from '../failures';
+import { ChangeEnded, rootMessage, type Ending } from '../failures';
 import { notify } from '../notify';
 import type { Run } from '../profile';
 import { now } from '../record';
 import { releaseLocks } from './locks';
-import type { Ending } from './rollback';
 import { rolloutPlan, type RolloutOutcome } from './rollout';
 
 /** The watch passed: the rollout is made final (blue/green cleanup) and the change completes. */

@@ -9,12 +9,11 @@ import {
 } from '../../src/core/policy/approvals';
 import type { Policy } from '../../src/core/policy/schema';
 import { ack, refuse, type Via } from '../approvals';
-import { refusal } from '../failures';
+import { refusal, type Ending } from '../failures';
 import type { DocumentationInput, MessageAck } from '../messages';
 import { notify } from '../notify';
 import type { Run } from '../profile';
 import type { ChangeRecord } from '../record';
-import type { Ending } from './rollback';
 
 const DAY_MS = 86_400_000;
 

@@ -2,9 +2,8 @@ import { CancellationScope } from '@temporalio/workflow';
 import { parseDuration } from '../../src/core/change/duration';
 import type { RolloutResult } from '../../src/core/contracts';
 import { endedText, rolledBackText } from '../../src/core/lifecycle/messages';
-import type { EndState } from '../../src/core/lifecycle/status';
 import { queryLookbackMs } from '../../src/core/verification/lookback';
-import { rootMessage } from '../failures';
+import { rootMessage, type Ending } from '../failures';
 import { notify } from '../notify';
 import type { Run } from '../profile';
 import { now, SYSTEM } from '../record';
@@ -15,11 +14,6 @@ import { rolloutPlan } from './rollout';
 const ROLLBACK_CHECK_ROUNDS = 3;
 /** The longest the check waits for its queries' ranges to hold only post-rollback samples. */
 const ROLLBACK_SETTLE_MAX_MS = 10 * 60_000;
-
-export interface Ending {
-  state: EndState;
-  outcome: string;
-}
 
 /**
  * Undoes the rollout, restores the backup when asked, and checks the service afterwards; ends
