@@ -4,6 +4,7 @@ import type { ChangeInput, ChangeLog } from '../src/core/lifecycle/status';
 import type { Policy } from '../src/core/policy/schema';
 import { changeActivities } from './activities';
 import { ApprovalAnswers } from './approvals';
+import type { Ending } from './failures';
 import {
   approveSignal,
   approveUpdate,
@@ -91,7 +92,7 @@ export async function emergencyChange(input: ChangeInput): Promise<ChangeLog> {
     await backup(run, profile);
     const rollout = await rollOut(run);
     let failure = rollout.failure;
-    let ending;
+    let ending: Ending | undefined;
     if (rollout.rolledOut) {
       const verdict = await watch(run, profile);
       if (verdict.passed) ending = await complete(run, rollout);
