@@ -110,7 +110,7 @@ export class OperatorRequests {
     this.watchExtensionMs += ms;
     if (this.watchEndsAt > 0) {
       this.watchEndsAt += ms;
-      this.change.status.verification.watchEndsAt = new Date(this.watchEndsAt).toISOString();
+      this.change.moveWatchEnd(this.watchEndsAt);
     }
     this.change.record(input.actor, 'watch extended', `by ${input.duration}`);
   }

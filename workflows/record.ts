@@ -12,9 +12,17 @@ import { changeRequestSchema, type ChangeRequest } from '../src/core/change/requ
 import { validateWith, ValidationError } from '../src/core/change/validation';
 import { FailureType } from '../src/core/errors';
 import type {
+  DeploymentState,
+  RestoreResult,
+  RollbackResult,
+  RolloutResult,
+  WatchResult,
+} from '../src/core/contracts';
+import type {
   ChangeInput,
   ChangeState,
   ChangeStatus,
+  PreflightCheck,
   RefusedAttempt,
 } from '../src/core/lifecycle/status';
 import type { ApprovalRecord } from '../src/core/policy/approvals';
@@ -169,5 +177,96 @@ export class ChangeRecord {
   setOutcome(outcome: string): void {
     this.status.outcome = outcome;
     this.status.endedAt = now();
+  }
+
+  // Pre-flight
+
+  addCheck(check: PreflightCheck): void {
+    this.status.preflight.checks.push(check);
+  }
+
+  /** Marks the latest check failed (it ran, but what it found stops the change). */
+  failLastCheck(): void {
+    const checks = this.status.preflight.checks;
+    const last = checks[checks.length - 1];
+    if (last) last.ok = false;
+  }
+
+  /** The deployment before the change and how to undo the rollout by hand. */
+  setBefore(before: DeploymentState, rollbackCommand: string): void {
+    this.status.rollout.before = before;
+    this.rollbackCommand = rollbackCommand;
+  }
+
+  setBaseline(baseline: Record<string, number | null>): void {
+    this.status.verification.baseline = baseline;
+  }
+
+  // Backup
+
+  setBackup(backup: { name: string; restoreCommand: string; phase: string }): void {
+    this.status.backup = {
+      name: backup.name,
+      restoreCommand: backup.restoreCommand,
+      phase: backup.phase,
+    };
+  }
+
+  setBackupError(message: string): void {
+    this.status.backup.error = message;
+  }
+
+  setRestore(restore: RestoreResult): void {
+    this.status.backup.restore = restore;
+  }
+
+  // Rollout and rollback
+
+  setRolloutResult(result: RolloutResult): void {
+    this.status.rollout.result = result;
+  }
+
+  setCanaryWeight(weight: number): void {
+    this.status.rollout.canaryWeight = weight;
+  }
+
+  setRollback(rollback: RollbackResult & { reason: string; at: string }): void {
+    this.status.rollout.rollback = rollback;
+  }
+
+  // Watch
+
+  startWatch(startedAt: number, endsAt: number): void {
+    const verification = this.status.verification;
+    verification.outcome = 'pending';
+    verification.watchStartedAt = new Date(startedAt).toISOString();
+    verification.watchEndsAt = new Date(endsAt).toISOString();
+  }
+
+  /** An `extend` moved the running watch's end. */
+  moveWatchEnd(endsAt: number): void {
+    this.status.verification.watchEndsAt = new Date(endsAt).toISOString();
+  }
+
+  /** The watch was cut short: no verdict, so it never passes. */
+  stopWatch(reason: string): void {
+    this.status.verification.outcome = 'inconclusive';
+    this.status.verification.summary = `watch stopped early: ${reason}`;
+  }
+
+  setWatchResult(result: WatchResult): void {
+    const verification = this.status.verification;
+    verification.outcome = result.outcome;
+    verification.summary = result.reason;
+    verification.evaluations = result.state.recent;
+  }
+
+  setVerificationSummary(summary: string): void {
+    this.status.verification.summary = summary;
+  }
+
+  /** Until when an inconclusive watch waits for a `decide`; undefined once it stops waiting. */
+  setDecisionDeadline(until: string | undefined): void {
+    this.status.verification.awaitingDecisionUntil = until;
   }
 }

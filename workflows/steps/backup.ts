@@ -47,7 +47,7 @@ export async function backup(run: Run, profile: LifecycleProfile): Promise<void>
     } catch (err) {
       if (isCancellation(err) && (operator.cancelRequest || operator.rollbackRequest)) throw err;
       const message = rootMessage(err);
-      record.status.backup.error = message;
+      record.setBackupError(message);
       record.record(SYSTEM, 'backup failed', message);
       if (mode === 'required')
         endChange('failed', `backup failed: ${message}; nothing was changed`);
@@ -60,11 +60,7 @@ export async function backup(run: Run, profile: LifecycleProfile): Promise<void>
   }
   const taken = outcome.value;
   if (taken) {
-    record.status.backup = {
-      name: taken.name,
-      restoreCommand: taken.restoreCommand,
-      phase: taken.phase,
-    };
+    record.setBackup(taken);
     record.record(
       SYSTEM,
       'backup completed',

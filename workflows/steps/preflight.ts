@@ -26,12 +26,12 @@ export async function preflight(run: Run, profile: LifecycleProfile): Promise<De
     const outcome = await operator.interruptible(async () => {
       try {
         const value = await call();
-        checks.push({ name, ok: true, detail: detail(value) });
+        record.addCheck({ name, ok: true, detail: detail(value) });
         return value;
       } catch (err) {
         if (isCancellation(err)) throw err;
         const message = rootMessage(err);
-        checks.push({ name, ok: false, detail: message });
+        record.addCheck({ name, ok: false, detail: message });
         record.record(SYSTEM, `pre-flight: ${name} failed`, message);
         if (blocking)
           endChange('failed', `pre-flight failed: ${name}: ${message}; nothing was changed`);
@@ -49,8 +49,7 @@ export async function preflight(run: Run, profile: LifecycleProfile): Promise<De
       `revision ${r.current.revision} (${Object.values(r.current.images).join(', ')}); rollback: ${r.rollbackCommand}`,
   );
   if (!readiness) endChange('failed', 'pre-flight failed: rollback readiness unknown');
-  record.status.rollout.before = readiness.current;
-  record.rollbackCommand = readiness.rollbackCommand;
+  record.setBefore(readiness.current, readiness.rollbackCommand);
 
   const selector = record.policy?.spec.verification.alertSelector ?? '';
   const alerts = await check(
@@ -64,8 +63,7 @@ export async function preflight(run: Run, profile: LifecycleProfile): Promise<De
     if (profile.preflight.alerts === 'record') {
       record.record(SYSTEM, 'pre-flight: alerts firing (expected during an incident)', names);
     } else {
-      const last = checks[checks.length - 1];
-      if (last) last.ok = false;
+      record.failLastCheck();
       endChange('failed', `pre-flight failed: alerts firing: ${names}; nothing was changed`);
     }
   }
@@ -84,7 +82,7 @@ export async function preflight(run: Run, profile: LifecycleProfile): Promise<De
         .join(', '),
     profile.preflight.baseline === 'block',
   );
-  record.status.verification.baseline = baseline ?? {};
+  record.setBaseline(baseline ?? {});
 
   await check(
     'server-side dry run',
@@ -100,7 +98,7 @@ export async function preflight(run: Run, profile: LifecycleProfile): Promise<De
       neededMs(record, profile),
     );
     const ok = blockers.length === 0;
-    checks.push({
+    record.addCheck({
       name: 'inside the window',
       ok,
       detail: ok

@@ -45,7 +45,7 @@ export async function rollBack(
         },
         [{ plan, ...(rollout ? { rollout } : {}), before, reason }],
       );
-      record.status.rollout.rollback = { ...result, reason, at: now() };
+      record.setRollback({ ...result, reason, at: now() });
       record.record(SYSTEM, 'rolled back', result.message);
     } catch (err) {
       const message = rootMessage(err);
@@ -90,7 +90,7 @@ async function restoreBackup({ record, activities }: Run): Promise<void> {
       changeId: record.id,
       backupName: backup.name,
     });
-    backup.restore = restored;
+    record.setRestore(restored);
     record.record(
       SYSTEM,
       'backup restored',

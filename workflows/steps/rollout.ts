@@ -65,7 +65,7 @@ export async function rollOut(run: Run): Promise<RolloutOutcome> {
         },
         [plan],
       );
-      record.status.rollout.result = outcome.result;
+      record.setRolloutResult(outcome.result);
       const steps = record.request.spec.rollout.steps;
       if (plan.strategy === 'canary' && steps) {
         outcome.result = await canarySteps(run, plan, outcome.result, steps);
@@ -103,7 +103,7 @@ async function canarySteps(
         },
         [{ plan, rollout, weight: step.setWeight }],
       );
-      record.status.rollout.canaryWeight = split.weight;
+      record.setCanaryWeight(split.weight);
       record.record(
         SYSTEM,
         `canary at ${split.weight}%`,
@@ -121,7 +121,7 @@ async function canarySteps(
     },
     [{ plan, rollout }],
   );
-  record.status.rollout.result = promoted;
+  record.setRolloutResult(promoted);
   record.record(SYSTEM, 'canary promoted', promoted.message);
   return promoted;
 }

@@ -22,9 +22,7 @@ export async function watch(run: Run, profile: LifecycleProfile): Promise<Verdic
   record.setState('watching');
   const startedAt = Date.now();
   operator.watchEndsAt = startedAt + limits.watchMs + operator.watchExtensionMs;
-  verification.outcome = 'pending';
-  verification.watchStartedAt = new Date(startedAt).toISOString();
-  verification.watchEndsAt = new Date(operator.watchEndsAt).toISOString();
+  record.startWatch(startedAt, operator.watchEndsAt);
   const metrics = spec.metrics.map((m: MetricSpec) => ({
     name: m.name,
     query: m.query,
@@ -50,14 +48,11 @@ export async function watch(run: Run, profile: LifecycleProfile): Promise<Verdic
   if (!watched) {
     // Cut short, the watch gave no verdict; like a segment that cannot finish, it never passes.
     const reason = operator.rollbackRequest?.reason ?? 'interrupted';
-    verification.outcome = 'inconclusive';
-    verification.summary = `watch stopped early: ${reason}`;
+    record.stopWatch(reason);
     return { passed: false, reason };
   }
   const result: WatchResult = watched.value;
-  verification.outcome = result.outcome;
-  verification.summary = result.reason;
-  verification.evaluations = result.state.recent;
+  record.setWatchResult(result);
   record.record(SYSTEM, `watch ${result.outcome}`, result.reason);
   if (result.outcome === 'passed') return { passed: true };
   if (result.outcome === 'failed')
@@ -74,20 +69,20 @@ async function holdForDecision(
   holdTimeout: string,
 ): Promise<Verdict> {
   const { record, operator } = run;
-  const verification = record.status.verification;
   const holdMs = parseDuration(holdTimeout) ?? 1_800_000;
-  verification.awaitingDecisionUntil = new Date(Date.now() + holdMs).toISOString();
+  const until = new Date(Date.now() + holdMs).toISOString();
+  record.setDecisionDeadline(until);
   await notify(
     run,
     'needs-decision',
-    `❓ DECISION NEEDED: ${record.id} verification inconclusive (${result.reason}). Send 'decide' with proceed or rollback before ${verification.awaitingDecisionUntil}, or it rolls back.`,
+    `❓ DECISION NEEDED: ${record.id} verification inconclusive (${result.reason}). Send 'decide' with proceed or rollback before ${until}, or it rolls back.`,
   );
   const decided = await operator.interruptible(() =>
     condition(() => operator.decision !== undefined, holdMs, {
       summary: 'wait for a decision on an inconclusive watch',
     }),
   );
-  verification.awaitingDecisionUntil = undefined;
+  record.setDecisionDeadline(undefined);
   if (!decided) return { passed: false, reason: operator.rollbackRequest?.reason ?? 'interrupted' };
   if (!decided.value)
     return {
@@ -95,7 +90,9 @@ async function holdForDecision(
       reason: `verification inconclusive and no decision within ${holdTimeout}`,
     };
   if (operator.decision?.decision === 'proceed') {
-    verification.summary = `${result.reason}; ${operator.decision.actor} decided to proceed`;
+    record.setVerificationSummary(
+      `${result.reason}; ${operator.decision.actor} decided to proceed`,
+    );
     return { passed: true };
   }
   return {
