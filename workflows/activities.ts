@@ -51,3 +51,15 @@ export const locks = proxyActivities<LockActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
+
+/** Every activity proxy a change uses; the steps receive it, so none imports a proxy itself. */
+export const changeActivities = {
+  policyActivities,
+  notifications,
+  kubernetesChecks,
+  kubernetesRollouts,
+  velero,
+  prometheusChecks,
+  locks,
+};
+export type ChangeActivities = typeof changeActivities;

@@ -346,9 +346,9 @@ describe('changectl formatting', () => {
       result: 'error-rate above 0.01 three times in a row; rolled back to revision 3',
     });
     assert.deepEqual(log.verification, {
-      tests: 'pre-flight: no-firing-alerts; watched: error-rate',
-      results: 'error-rate failed 3 of 3 evaluations',
-      issues: 'rolled back: error-rate > 0.01',
+      tests: 'passed: no-firing-alerts',
+      results: 'failed: error-rate failed 3 of 3 evaluations',
+      issues: 'rolled back: error-rate > 0.01; 2026-12-01T02:18:00.000Z error-rate failed',
     });
     const md = renderChangeLogMarkdown(log);
     const sections = [...md.matchAll(/^## (.+)$/gm)].map((m) => m[1]);

@@ -1,5 +1,5 @@
 /**
- * What the planned-change workflow tests share: a worker over the fakes, a request on a service
+ * What the change workflow tests share: the one worker factory, a request on a service
  * of its own (so each test has its own lock workflow, on its own task queue), polling the
  * `status` query until a condition holds, and activity steps that hold until the test lets them
  * go, so an operator's message arrives while the step runs.
@@ -27,7 +27,8 @@ const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.m
 export type ChangeHandle = WorkflowHandle<ChangeWorkflow>;
 
 /**
- * A worker for one test. Heartbeats go out at once rather than throttled to most of the heartbeat
+ * The worker of every workflow test: the workflows bundle, the given activities, a task queue of
+ * its own derived from the test's title (`worker.options.taskQueue`). Heartbeats go out at once rather than throttled to most of the heartbeat
  * timeout, so a cancelled activity learns of it within a moment, as on a busy real worker.
  */
 export async function changeWorker(
@@ -67,6 +68,25 @@ export function uniqueService(): string {
   return `svc-${Math.floor(Math.random() * 1e9)}`;
 }
 
+/**
+ * The one wait of the workflow tests: reads until `done` holds, every 50 ms; after `timeoutMs`
+ * fails with what it waited for and what it saw last.
+ */
+export async function waitUntil<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  describe: (last: T) => string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(describe(value));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Polls the status query until `done` holds; fails with the last state seen after `timeoutMs`. */
 export async function waitForStatus(
   handle: ChangeHandle,
@@ -74,20 +94,16 @@ export async function waitForStatus(
   what: string,
   timeoutMs = 20_000,
 ): Promise<ChangeStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await handle.query(statusQuery);
-    if (done(status)) return status;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out waiting for ${what}; state ${status.state}, last events: ${status.timeline
-          .slice(-5)
-          .map((e) => e.event)
-          .join(', ')}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return await waitUntil(
+    () => handle.query(statusQuery),
+    done,
+    (status) =>
+      `timed out waiting for ${what}; state ${status.state}, last events: ${status.timeline
+        .slice(-5)
+        .map((e) => e.event)
+        .join(', ')}`,
+    timeoutMs,
+  );
 }
 
 /** The quorum testPolicy asks of a production change: two distinct approvers. */

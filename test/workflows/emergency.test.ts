@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { changeWorkflowId, type ChangeRequestInput } from '../../src/core/change/request';
 import { FailureType } from '../../src/core/errors';
 import type { WatchInput } from '../../src/core/contracts';
@@ -29,17 +27,10 @@ import {
   watchResult,
   type FakeScenario,
 } from '../helpers/fakes';
-import {
-  createTimeSkippingEnv,
-  uniqueChangeId,
-  uniqueTaskQueue,
-  workflowBundle,
-} from '../helpers/temporal';
+import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
 // The lock workflow of a service never ends and is pinned to the task queue of the change that
 // started it, so every test changes a service of its own.
-import { uniqueService, waitForStatus } from '../helpers/planned-run';
-
-const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+import { changeWorker, uniqueService, waitForStatus } from '../helpers/planned-run';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -165,15 +156,9 @@ describe('emergency change', () => {
   }
 
   async function workerFor(title: string, scenario: FakeScenario = {}) {
-    const taskQueue = uniqueTaskQueue(title);
     const fakes = createFakeActivities(env.client, scenario);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(workflowsPath),
-      activities: fakes.activities,
-    });
-    return { taskQueue, fakes, worker };
+    const worker = await changeWorker(env, title, fakes.activities);
+    return { taskQueue: worker.options.taskQueue, fakes, worker };
   }
 
   it('IC approval, short pre-flight past firing alerts, rollout, watch, documentation on time', async (t) => {

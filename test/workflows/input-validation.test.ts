@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { FailureType } from '../../src/core/errors';
 import { createFakeActivities, testRequest } from '../helpers/fakes';
-import {
-  createTimeSkippingEnv,
-  uniqueChangeId,
-  uniqueTaskQueue,
-  workflowBundle,
-} from '../helpers/temporal';
-
-const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+import { changeWorker } from '../helpers/planned-run';
+import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
 
 // A client other than the CLI can start a change workflow with any input; the workflow checks
 // it again by the loader's rules and fails at once, before any activity, naming the field.
@@ -28,14 +20,9 @@ describe('a change workflow started with an invalid request', { timeout: 60_000 
   });
 
   async function failureOf(t: { name: string }, request: unknown): Promise<ApplicationFailure> {
-    const taskQueue = uniqueTaskQueue(t.name);
     const fakes = createFakeActivities(env.client);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(workflowsPath),
-      activities: fakes.activities,
-    });
+    const worker = await changeWorker(env, t.name, fakes.activities);
+    const { taskQueue } = worker.options;
     const error = await worker.runUntil(async () => {
       const handle = await env.client.workflow.start('plannedChange', {
         taskQueue,

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { FailureType } from '../../src/core/errors';
 import type { ChangeStatus } from '../../src/core/lifecycle/status';
 import { startChange, type ChangeWorkflow } from '../../src/temporal/start';
@@ -17,15 +15,9 @@ import {
   statusQuery,
 } from '../../workflows/messages';
 import { createFakeActivities, testRequest, type ChangeActivities } from '../helpers/fakes';
-import {
-  createTimeSkippingEnv,
-  uniqueChangeId,
-  uniqueTaskQueue,
-  workflowBundle,
-} from '../helpers/temporal';
-import { waitForStatus as pollStatus } from '../helpers/planned-run';
+import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
+import { changeWorker, waitForStatus as pollStatus } from '../helpers/planned-run';
 
-const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 const HOUR_MS = 3_600_000;
 
 type Handle = WorkflowHandle<ChangeWorkflow>;
@@ -91,14 +83,8 @@ describe('planned change: approvals', () => {
     activities: ChangeActivities,
     body: (taskQueue: string) => Promise<T>,
   ): Promise<T> {
-    const taskQueue = uniqueTaskQueue(title);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(workflowsPath),
-      activities,
-    });
-    return await worker.runUntil(() => body(taskQueue));
+    const worker = await changeWorker(env, title, activities);
+    return await worker.runUntil(() => body(worker.options.taskQueue));
   }
 
   it('ends rejected when an approver rejects by update, before anything is rolled out', async (t) => {

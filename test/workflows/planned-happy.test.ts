@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { changeWorkflowId } from '../../src/core/change/request';
 import { changeStateKey } from '../../src/core/search-attributes';
 import { startChange } from '../../src/temporal/start';
 import { approveUpdate, statusQuery } from '../../workflows/messages';
 import { createFakeActivities, testRequest } from '../helpers/fakes';
-import {
-  createTimeSkippingEnv,
-  uniqueChangeId,
-  uniqueTaskQueue,
-  workflowBundle,
-} from '../helpers/temporal';
-
-const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+import { changeWorker, waitForStatus } from '../helpers/planned-run';
+import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
 
 describe('planned change: happy path', () => {
   let env: TestWorkflowEnvironment;
@@ -27,23 +19,14 @@ describe('planned change: happy path', () => {
   });
 
   it('goes from request through two approvals to completed', async (t) => {
-    const taskQueue = uniqueTaskQueue(t.name);
     const fakes = createFakeActivities(env.client);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(workflowsPath),
-      activities: fakes.activities,
-    });
+    const worker = await changeWorker(env, t.name, fakes.activities);
+    const { taskQueue } = worker.options;
     const id = uniqueChangeId('CHG');
     // Queries of a closed workflow replay it on a worker, so they run while the worker does.
     const { log, status } = await worker.runUntil(async () => {
       const handle = await startChange(env.client, testRequest(id), { taskQueue });
-      for (;;) {
-        const s = await handle.query(statusQuery);
-        if (s.state === 'awaiting-approval') break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitForStatus(handle, (s) => s.state === 'awaiting-approval', 'awaiting-approval');
       await handle.executeUpdate(approveUpdate, { args: [{ actor: 'dave', comment: 'lgtm' }] });
       const ack = await handle.executeUpdate(approveUpdate, { args: [{ actor: 'bob' }] });
       assert.equal(ack.summary, 'approvals complete');

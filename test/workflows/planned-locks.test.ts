@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { ChangeRequestInput } from '../../src/core/change/request';
 import { FailureType } from '../../src/core/errors';
 import type { ChangeStatus } from '../../src/core/lifecycle/status';
@@ -24,16 +22,14 @@ import {
   type ActivityCall,
   type ChangeActivities,
 } from '../helpers/fakes';
-import {
-  createTimeSkippingEnv,
-  uniqueChangeId,
-  uniqueTaskQueue,
-  workflowBundle,
-} from '../helpers/temporal';
+import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
 // uniqueService: lock workflows outlive a test on the shared server.
-import { uniqueService, waitForStatus as pollStatus } from '../helpers/planned-run';
-
-const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+import {
+  changeWorker,
+  uniqueService,
+  waitForStatus as pollStatus,
+  waitUntil,
+} from '../helpers/planned-run';
 
 type Handle = WorkflowHandle<ChangeWorkflow>;
 
@@ -90,14 +86,8 @@ describe('planned change: one change at a time per service', () => {
     activities: ChangeActivities,
     body: (taskQueue: string) => Promise<T>,
   ): Promise<T> {
-    const taskQueue = uniqueTaskQueue(title);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(workflowsPath),
-      activities,
-    });
-    return await worker.runUntil(() => body(taskQueue));
+    const worker = await changeWorker(env, title, activities);
+    return await worker.runUntil(() => body(worker.options.taskQueue));
   }
 
   const lockOf = (service: string) => env.client.workflow.getHandle(`lock-staging-${service}`);
@@ -108,13 +98,12 @@ describe('planned change: one change at a time per service', () => {
     ready: (s: LockState) => boolean,
     what: string,
   ): Promise<LockState> {
-    let last: LockState | undefined;
-    for (let i = 0; i < 200; i++) {
-      last = await lockOf(service).query(lockStateQuery);
-      if (ready(last)) return last;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.fail(`lock: ${what} never happened; last ${JSON.stringify(last)}`);
+    return await waitUntil(
+      () => lockOf(service).query(lockStateQuery),
+      ready,
+      (last) => `lock: ${what} never happened; last ${JSON.stringify(last)}`,
+      10_000,
+    );
   }
 
   const lockIsFree = (service: string) =>

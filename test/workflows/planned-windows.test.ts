@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { ChangeRequestInput } from '../../src/core/change/request';
 import type { ChangeLog, ChangeStatus } from '../../src/core/lifecycle/status';
 import { startChange, type ChangeWorkflow } from '../../src/temporal/start';
 import { rescheduleSignal } from '../../workflows/messages';
 import { createFakeActivities, testPolicy, testRequest } from '../helpers/fakes';
-import {
-  createTimeSkippingEnv,
-  uniqueChangeId,
-  uniqueTaskQueue,
-  workflowBundle,
-} from '../helpers/temporal';
-import { uniqueService, waitForStatus as pollStatus } from '../helpers/planned-run';
+import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
+import { changeWorker, uniqueService, waitForStatus as pollStatus } from '../helpers/planned-run';
 
-const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 const HOUR_MS = 3_600_000;
 
 type Handle = WorkflowHandle<ChangeWorkflow>;
@@ -91,13 +83,8 @@ describe('planned change: windows, freezes and requested start', () => {
     const hour = now - (now % HOUR_MS);
     const { policy, spec, whileWaiting } = setup(hour);
     const fakes = createFakeActivities(env.client, policy ? { policy } : {});
-    const taskQueue = uniqueTaskQueue(title);
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: await workflowBundle(workflowsPath),
-      activities: fakes.activities,
-    });
+    const worker = await changeWorker(env, title, fakes.activities);
+    const { taskQueue } = worker.options;
     const id = uniqueChangeId('WIN');
     const run = await worker.runUntil(async () => {
       const handle = await startChange(env.client, standardChange(id, spec), { taskQueue });

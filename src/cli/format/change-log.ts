@@ -1,57 +1,18 @@
-import type { ChangeLog, ChangeState, ChangeStatus } from '../../core/lifecycle/status';
+import { buildChangeLog, type InProgressChangeLog } from '../../core/lifecycle/changelog';
+import { isEndState, type ChangeStatus } from '../../core/lifecycle/status';
 import { formatTime } from './text';
 
 /** The change log as `export` prints it: the workflow's result, or the same shape mid-change. */
-export type ExportedChangeLog = Omit<ChangeLog['changeLog'], 'state'> & { state: ChangeState };
+export type ExportedChangeLog = InProgressChangeLog['changeLog'];
 
-function verificationTests(status: ChangeStatus): string {
-  const metrics = [...new Set(status.verification.evaluations.map((m) => m.metric))];
-  const checks = status.preflight.checks.map((c) => c.name);
-  const parts: string[] = [];
-  if (checks.length > 0) parts.push(`pre-flight: ${checks.join(', ')}`);
-  if (metrics.length > 0) parts.push(`watched: ${metrics.join(', ')}`);
-  return parts.length > 0 ? parts.join('; ') : 'none run yet';
-}
-
-function verificationIssues(status: ChangeStatus): string {
-  const issues: string[] = [];
-  for (const c of status.preflight.checks) if (!c.ok) issues.push(`${c.name}: ${c.detail}`);
-  if (status.backup.error) issues.push(`backup: ${status.backup.error}`);
-  if (status.rollout.rollback) issues.push(`rolled back: ${status.rollout.rollback.reason}`);
-  return issues.length > 0 ? issues.join('; ') : 'none';
-}
-
-/** The change log of a change still in progress, built from its status in the result's shape. */
+/**
+ * The change log from a change's status, by the workflow's own builder, so a running change and
+ * an ended one are worded alike.
+ */
 export function changeLogFromStatus(status: ChangeStatus): ExportedChangeLog {
-  return {
-    id: status.id,
-    date: (status.endedAt ?? status.submittedAt).slice(0, 10),
-    type: status.type,
-    state: status.state,
-    emergency: status.type === 'emergency',
-    change: {
-      description: status.description,
-      reason: status.reason ?? status.title,
-      impact: status.impact,
-      result: status.outcome ?? `in progress (${status.state})`,
-    },
-    verification: {
-      tests: verificationTests(status),
-      results: status.verification.summary ?? status.verification.outcome,
-      issues: verificationIssues(status),
-    },
-    risk: status.risk,
-    approvals: {
-      required: status.approvals.required.summary,
-      received: status.approvals.received,
-      refused: status.approvals.refused,
-    },
-    window: status.window,
-    backup: status.backup,
-    rollout: status.rollout,
-    ...(status.emergency ? { emergencyRecord: status.emergency } : {}),
-    timeline: status.timeline,
-  };
+  return isEndState(status.state)
+    ? buildChangeLog(status).changeLog
+    : buildChangeLog(status, 'in-progress').changeLog;
 }
 
 function cell(text: string | undefined): string {

@@ -1,0 +1,102 @@
+import { condition } from '@temporalio/workflow';
+import { parseDuration } from '../../src/core/change/duration';
+import type { MetricSpec } from '../../src/core/change/request';
+import type { WatchResult } from '../../src/core/contracts';
+import { notify } from '../notify';
+import type { LifecycleProfile, Run } from '../profile';
+import { SYSTEM } from '../record';
+import { runWatch } from '../watch';
+
+export type Verdict = { passed: true } | { passed: false; reason: string };
+
+/**
+ * The watch period against the request's metrics, within the profile's limits; an inconclusive
+ * verdict rolls back or, where the profile holds, waits for a human decision.
+ */
+export async function watch(run: Run, profile: LifecycleProfile): Promise<Verdict> {
+  const { record, operator } = run;
+  const { metadata } = record.request;
+  const spec = record.request.spec.verification;
+  const verification = record.status.verification;
+  const limits = profile.watch;
+  record.setState('watching');
+  const startedAt = Date.now();
+  operator.watchEndsAt = startedAt + limits.watchMs + operator.watchExtensionMs;
+  record.startWatch(startedAt, operator.watchEndsAt);
+  const metrics = spec.metrics.map((m: MetricSpec) => ({
+    name: m.name,
+    query: m.query,
+    failWhen: m.failWhen,
+  }));
+
+  const watched = await operator.interruptible(() =>
+    runWatch(
+      {
+        changeId: metadata.id,
+        metrics,
+        baseline: verification.baseline,
+        intervalMs: limits.intervalMs,
+        startedAt,
+        endsAt: operator.watchEndsAt,
+        failureLimit: limits.failureLimit,
+        inconclusiveLimit: limits.inconclusiveLimit,
+        consecutiveErrorLimit: spec.consecutiveErrorLimit,
+      },
+      () => operator.watchEndsAt,
+    ),
+  );
+  if (!watched) {
+    // Cut short, the watch gave no verdict; like a segment that cannot finish, it never passes.
+    const reason = operator.rollbackRequest?.reason ?? 'interrupted';
+    record.stopWatch(reason);
+    return { passed: false, reason };
+  }
+  const result: WatchResult = watched.value;
+  record.setWatchResult(result);
+  record.record(SYSTEM, `watch ${result.outcome}`, result.reason);
+  if (result.outcome === 'passed') return { passed: true };
+  if (result.outcome === 'failed')
+    return { passed: false, reason: `verification failed: ${result.reason}` };
+  if (profile.inconclusive.action === 'rollback')
+    return { passed: false, reason: `verification inconclusive: ${result.reason}` };
+  return await holdForDecision(run, result, profile.inconclusive.holdTimeout);
+}
+
+/** The decision hold: an inconclusive watch waits for `decide`, and rolls back without one. */
+async function holdForDecision(
+  run: Run,
+  result: WatchResult,
+  holdTimeout: string,
+): Promise<Verdict> {
+  const { record, operator } = run;
+  const holdMs = parseDuration(holdTimeout) ?? 1_800_000;
+  const until = new Date(Date.now() + holdMs).toISOString();
+  record.setDecisionDeadline(until);
+  await notify(
+    run,
+    'needs-decision',
+    `❓ DECISION NEEDED: ${record.id} verification inconclusive (${result.reason}). Send 'decide' with proceed or rollback before ${until}, or it rolls back.`,
+  );
+  const decided = await operator.interruptible(() =>
+    condition(() => operator.decision !== undefined, holdMs, {
+      summary: 'wait for a decision on an inconclusive watch',
+    }),
+  );
+  record.setDecisionDeadline(undefined);
+  if (!decided) return { passed: false, reason: operator.rollbackRequest?.reason ?? 'interrupted' };
+  if (!decided.value)
+    return {
+      passed: false,
+      reason: `verification inconclusive and no decision within ${holdTimeout}`,
+    };
+  if (operator.decision?.decision === 'proceed') {
+    record.setVerificationSummary(
+      `${result.reason}; ${operator.decision.actor} decided to proceed`,
+    );
+    return { passed: true };
+  }
+  return {
+    passed: false,
+    reason: `rollback decided by ${operator.decision?.actor}: ${operator.decision?.reason ?? 'inconclusive watch'}`,
+  };
+}
