@@ -146,16 +146,20 @@ export interface SignerOutput {
   write(text: string): unknown;
 }
 
-/** Signs a statement with `ssh-keygen -Y sign -n changectl -f <key>`; the message goes on stdin. */
+/**
+ * Signs a statement with `ssh-keygen -Y sign -n changectl -f <key>`; the message goes on stdin.
+ * `env` reaches ssh-keygen over the process's own (SSH_AUTH_SOCK for a key held by an agent).
+ */
 export function signStatement(
   statement: Statement,
   keyPath: string,
   stderr: SignerOutput,
-  sshKeygen = 'ssh-keygen',
+  { env = {}, sshKeygen = 'ssh-keygen' }: { env?: NodeJS.ProcessEnv; sshKeygen?: string } = {},
 ): Promise<SignedStatement> {
   return new Promise((resolve, reject) => {
     const child = spawn(sshKeygen, ['-Y', 'sign', '-n', SIGNATURE_NAMESPACE, '-f', keyPath], {
       stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     });
     let signature = '';
     let errors = '';

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
@@ -16,6 +17,7 @@ import { projectRoot } from '../../src/stack/tools';
 import { KeyFolder, type TestKey } from '../helpers/ssh-keys';
 import { captureIo } from './fixtures';
 
+const run = promisify(execFile);
 const requestFile = join(projectRoot, 'examples/normal-rolling.yaml');
 
 async function cli(args: string[], env: Record<string, string | undefined> = {}) {
@@ -195,6 +197,92 @@ describe('changectl whoami, sign and verify', () => {
     assert.deepEqual(signed.statement.args, { reason: 'error rate', restoreBackup: true });
     assert.equal(signed.statement.person, 'carol');
   });
+
+  it('sign uses a passphrase key held by ssh-agent, given its .pub', async (t) => {
+    const agent = await startAgent();
+    t.after(() => agent.stop());
+    const path = join(folder.dir, 'locked');
+    await run('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      'correct horse',
+      '-C',
+      'locked@test',
+      '-f',
+      path,
+    ]);
+    await run('ssh-add', [path], {
+      env: {
+        ...process.env,
+        SSH_AUTH_SOCK: agent.socket,
+        SSH_ASKPASS: await askpass('correct horse'),
+        SSH_ASKPASS_REQUIRE: 'force',
+      },
+    });
+    const line = (await readFile(`${path}.pub`, 'utf8')).trim();
+    const r = await cli(
+      [
+        'sign',
+        'cancel',
+        'CHG-1234',
+        'reason=not needed',
+        '--key',
+        `${path}.pub`,
+        '--as',
+        'dave',
+        '--digest',
+        digest,
+      ],
+      { SSH_AUTH_SOCK: agent.socket },
+    );
+    assert.equal(r.code, ExitCode.Ok, r.stderr);
+    const verdict = verifyStatement(JSON.parse(r.stdout), {
+      policyPeople: { dave: { keys: [line] } },
+      changeId: 'CHG-1234',
+      requestDigest: digest,
+      action: 'cancel',
+      now: Date.now(),
+      usedNonces: new Set(),
+    });
+    assert.ok(verdict.ok, JSON.stringify(verdict));
+    const noAgent = await cli(
+      [
+        'sign',
+        'cancel',
+        'CHG-1234',
+        'reason=x',
+        '--key',
+        `${path}.pub`,
+        '--as',
+        'dave',
+        '--digest',
+        digest,
+      ],
+      { SSH_AUTH_SOCK: join(folder.dir, 'no-agent') },
+    );
+    assert.equal(noAgent.code, ExitCode.Failed);
+    assert.match(noAgent.stderr, /ssh-keygen could not sign with .*locked\.pub/);
+  });
+
+  /** A script that answers ssh-add's passphrase prompt, as a desktop's askpass would. */
+  async function askpass(passphrase: string): Promise<string> {
+    const path = join(folder.dir, 'askpass.sh');
+    await writeFile(path, `#!/bin/sh\necho '${passphrase}'\n`, { mode: 0o700 });
+    return path;
+  }
+
+  async function startAgent(): Promise<{ socket: string; stop: () => void }> {
+    const socket = join(folder.dir, `agent-${Date.now()}.sock`);
+    const { stdout } = await run('ssh-agent', ['-s', '-a', socket]);
+    const pid = /SSH_AGENT_PID=(\d+)/.exec(stdout)?.[1];
+    assert.ok(pid, stdout);
+    return {
+      socket,
+      stop: () => process.kill(Number(pid)),
+    };
+  }
 
   it('sign refuses bad input before it signs or contacts anyone', async () => {
     const action = await cli([

@@ -135,7 +135,7 @@ export function signCommand(program: Command, ctx: CliContext): void {
         args: checked.data as Statement['args'],
         person,
       });
-      const signed = await signStatement(statement, keyPath, ctx.io.stderr);
+      const signed = await signStatement(statement, keyPath, ctx.io.stderr, { env: ctx.io.env });
       ctx.io.stdout.write(`${JSON.stringify(signed)}\n`);
       ctx.io.stderr.write(
         `signed ${input.action} of ${input.id} (request ${digest.slice(0, 12)}…) as ${person} with ${key.fingerprint}; ` +
