@@ -7,7 +7,7 @@ import {
 } from '../../src/core/identity/evidence';
 import { parsePublicKeyLine } from '../../src/core/identity/keys';
 import { requestDigest, statementBytes, type Statement } from '../../src/core/identity/statement';
-import type { PolicyPeople } from '../../src/core/identity/verify';
+import { RefusalCode, verifySubmission, type PolicyPeople } from '../../src/core/identity/verify';
 import type { ChangeRequest } from '../../src/core/change/request';
 import { loadChangeRequestFile } from '../../src/load/change';
 import { KeyFolder, sshSign, type TestKey } from '../helpers/ssh-keys';
@@ -157,6 +157,26 @@ describe('change log evidence, checked offline', () => {
     const report = verifyChangeLogEvidence(log, { ...people, carol: { keys: [] } });
     assert.equal(report.ok, false);
     assert.match(report.decisions[2]!.detail, /carol has no keys in the policy/);
+  });
+
+  it('accepts a submission signed by the requester, and only by them', async () => {
+    const expected = {
+      policyPeople: people,
+      now: Date.parse(log.decisions[0]!.at),
+      usedNonces: new Set<string>(),
+    };
+    const ok = verifySubmission(log.decisions[0]!.signed, request, expected);
+    assert.ok(ok.ok && ok.person === 'alice', JSON.stringify(ok));
+    const byBob = await decision('bob', 'submit', {}, log.decisions[0]!.at, 'nonce-submit-000002');
+    const refused = verifySubmission(byBob.signed, request, expected);
+    assert.ok(!refused.ok);
+    assert.equal(refused.code, RefusalCode.NotRequester);
+    assert.match(refused.reason, /CHG-1234 is signed by bob, but metadata.requestedBy is alice/);
+    const other = structuredClone(request);
+    other.spec.rollout.image = 'registry.example.com/api-gateway:9';
+    const changed = verifySubmission(log.decisions[0]!.signed, other, expected);
+    assert.ok(!changed.ok);
+    assert.equal(changed.code, RefusalCode.WrongDigest);
   });
 
   it('names the fields of a log that is not one', () => {
