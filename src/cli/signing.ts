@@ -16,7 +16,7 @@ import {
   type Statement,
   type StatementAction,
 } from '../core/identity/statement';
-import { findKeyOwner, type PolicyPeople } from '../core/identity/verify';
+import { findKeyOwner, type KeyOwner, type PolicyPeople } from '../core/identity/verify';
 import { CliError, ExitCode } from './errors';
 
 const PRIVATE_BEGIN = '-----BEGIN OPENSSH PRIVATE KEY-----';
@@ -102,13 +102,16 @@ export function requireKeyPath(keyPath: string | undefined): string {
   ]);
 }
 
-/** The person whose key it is, refusing (exit 3) a key no one has or an `--as` that differs. */
-export function personOfKey(
+/**
+ * The person whose key it is, and the key as the policy lists it (with its comment), refusing
+ * (exit 3) a key no one has or an `--as` that differs.
+ */
+export function ownerOfKey(
   people: PolicyPeople,
   key: SshPublicKey,
   as: string | undefined,
   policyName: string,
-): string {
+): KeyOwner {
   const owner = findKeyOwner(people, key.blob);
   if (!owner) {
     throw new CliError(
@@ -122,7 +125,7 @@ export function personOfKey(
       `refused: --as ${as}, but key ${key.fingerprint} is ${owner.person}'s: you act as the person whose key signs`,
     );
   }
-  return owner.person;
+  return owner;
 }
 
 /** A fresh statement: issued now, with a random nonce. */
@@ -143,16 +146,20 @@ export interface SignerOutput {
   write(text: string): unknown;
 }
 
-/** Signs a statement with `ssh-keygen -Y sign -n changectl -f <key>`; the message goes on stdin. */
+/**
+ * Signs a statement with `ssh-keygen -Y sign -n changectl -f <key>`; the message goes on stdin.
+ * `env` reaches ssh-keygen over the process's own (SSH_AUTH_SOCK for a key held by an agent).
+ */
 export function signStatement(
   statement: Statement,
   keyPath: string,
   stderr: SignerOutput,
-  sshKeygen = 'ssh-keygen',
+  { env = {}, sshKeygen = 'ssh-keygen' }: { env?: NodeJS.ProcessEnv; sshKeygen?: string } = {},
 ): Promise<SignedStatement> {
   return new Promise((resolve, reject) => {
     const child = spawn(sshKeygen, ['-Y', 'sign', '-n', SIGNATURE_NAMESPACE, '-f', keyPath], {
       stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     });
     let signature = '';
     let errors = '';

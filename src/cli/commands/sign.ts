@@ -15,13 +15,7 @@ import { loadPolicyFile } from '../../load/policy';
 import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { changeIdArgument, parseInput } from '../input';
-import {
-  newStatement,
-  personOfKey,
-  readPublicKey,
-  requireKeyPath,
-  signStatement,
-} from '../signing';
+import { newStatement, ownerOfKey, readPublicKey, requireKeyPath, signStatement } from '../signing';
 
 const signInput = z.object({
   action: z.enum(statementActions, {
@@ -104,7 +98,7 @@ export function signCommand(program: Command, ctx: CliContext): void {
       let person: string;
       if (policyPath) {
         const policy = await loadPolicyFile(policyPath);
-        person = personOfKey(policy.spec.people, key, ctx.options.as, policy.metadata.name);
+        person = ownerOfKey(policy.spec.people, key, ctx.options.as, policy.metadata.name).person;
       } else {
         person = ctx.user;
       }
@@ -141,7 +135,7 @@ export function signCommand(program: Command, ctx: CliContext): void {
         args: checked.data as Statement['args'],
         person,
       });
-      const signed = await signStatement(statement, keyPath, ctx.io.stderr);
+      const signed = await signStatement(statement, keyPath, ctx.io.stderr, { env: ctx.io.env });
       ctx.io.stdout.write(`${JSON.stringify(signed)}\n`);
       ctx.io.stderr.write(
         `signed ${input.action} of ${input.id} (request ${digest.slice(0, 12)}…) as ${person} with ${key.fingerprint}; ` +

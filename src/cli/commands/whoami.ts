@@ -4,7 +4,7 @@ import { loadPolicyFile } from '../../load/policy';
 import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { parseInput } from '../input';
-import { personOfKey, readPublicKey, requireKeyPath } from '../signing';
+import { ownerOfKey, readPublicKey, requireKeyPath } from '../signing';
 
 const whoamiInput = z.object({ policy: z.string().min(1).optional() });
 
@@ -28,7 +28,9 @@ export function whoamiCommand(program: Command, ctx: CliContext): void {
       const policyPath = policyPathOf(input.policy, ctx);
       const policy = await loadPolicyFile(policyPath);
       const key = await readPublicKey(keyPath);
-      const person = personOfKey(policy.spec.people, key, ctx.options.as, policy.metadata.name);
+      const owner = ownerOfKey(policy.spec.people, key, ctx.options.as, policy.metadata.name);
+      const { person } = owner;
+      const comment = owner.key.comment;
       const mode = policy.spec.identity.mode;
       if (ctx.json) {
         ctx.out.json({
@@ -41,7 +43,7 @@ export function whoamiCommand(program: Command, ctx: CliContext): void {
       }
       const name = policy.spec.people[person]?.name;
       ctx.out.line(
-        `${person}${name ? ` (${name})` : ''}: ${key.type} ${key.fingerprint}${key.comment ? ` ${key.comment}` : ''}`,
+        `${person}${name ? ` (${name})` : ''}: ${key.type} ${key.fingerprint}${comment ? ` ${comment}` : ''}`,
       );
       if (mode === 'names') {
         ctx.out.line(

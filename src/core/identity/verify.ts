@@ -1,12 +1,14 @@
 /** Whether a signed statement is a person's own, current and unused word on this change. */
 import { ValidationError, toFieldIssues, validateWith } from '../change/validation';
 import { formatDuration } from '../change/duration';
+import type { ChangeRequest } from '../change/request';
 import { fingerprintOf, parsePublicKeyLine, type SshPublicKey } from './keys';
 import { parseArmoredSignature, verifySshSignature } from './sshsig';
 import {
   FRESHNESS_MS,
   SIGNATURE_NAMESPACE,
   actionArgsSchemas,
+  requestDigest,
   signedStatementSchema,
   statementBytes,
   type SignedStatement,
@@ -26,6 +28,7 @@ export const RefusalCode = {
   WrongAction: 'wrong-action',
   Stale: 'stale',
   NonceUsed: 'nonce-used',
+  NotRequester: 'not-requester',
 } as const;
 
 export type RefusalCode = (typeof RefusalCode)[keyof typeof RefusalCode];
@@ -166,4 +169,28 @@ export function verifyStatement(signed: unknown, expected: StatementExpectation)
     fingerprint,
     statement: { ...statement, args: args.data as Statement['args'] },
   };
+}
+
+/**
+ * A submission: a `submit` statement for this very request, signed by the person the request
+ * names as its requester (`metadata.requestedBy`), so a request cannot be filed in another's name.
+ */
+export function verifySubmission(
+  signed: unknown,
+  request: ChangeRequest,
+  expected: Pick<StatementExpectation, 'policyPeople' | 'now' | 'usedNonces'>,
+): StatementVerdict {
+  const verdict = verifyStatement(signed, {
+    ...expected,
+    changeId: request.metadata.id,
+    requestDigest: requestDigest(request),
+    action: 'submit',
+  });
+  if (verdict.ok && verdict.person !== request.metadata.requestedBy) {
+    return refuse(
+      RefusalCode.NotRequester,
+      `${request.metadata.id} is signed by ${verdict.person}, but metadata.requestedBy is ${request.metadata.requestedBy}: the requester submits their own change`,
+    );
+  }
+  return verdict;
 }
