@@ -13,6 +13,7 @@ import { endChange } from '../failures';
 import { notify } from '../notify';
 import type { Run } from '../profile';
 import type { ChangeRecord } from '../record';
+import { approvalNeededText, approvalReminderText } from '../../src/core/lifecycle/messages';
 
 const loadingPolicy: Verdict = {
   ok: false,
@@ -81,12 +82,7 @@ export async function awaitApprovals(run: Run, policy: Policy): Promise<void> {
   const expiresAt = expiryMs === undefined ? undefined : Date.now() + expiryMs;
   if (expiresAt !== undefined) approvals.expiresAt = new Date(expiresAt).toISOString();
   const quorum = () => quorumStatus(policy, approvals.required, approvals.received);
-  const { id, title, risk } = record.status;
-  await notify(
-    run,
-    'approval-requested',
-    `🗳️ APPROVAL NEEDED: ${id} ${title}\nRisk: ${risk} | ${approvals.required.summary}\nApprove: changectl approve ${id}`,
-  );
+  await notify(run, 'approval-requested', approvalNeededText(record.status));
 
   for (;;) {
     const decided = () =>
@@ -117,10 +113,6 @@ export async function awaitApprovals(run: Run, policy: Policy): Promise<void> {
       );
     }
     record.record('policy', 'approval reminder', quorum().summary);
-    await notify(
-      run,
-      'approval-reminder',
-      `⏰ REMINDER: ${id} ${title} still ${quorum().summary}\nApprove: changectl approve ${id}`,
-    );
+    await notify(run, 'approval-reminder', approvalReminderText(record.status, quorum().summary));
   }
 }

@@ -6,7 +6,7 @@ import {
   log,
 } from '@temporalio/workflow';
 import { buildChangeLog } from '../../src/core/lifecycle/changelog';
-import { completeText, endedText } from '../../src/core/lifecycle/messages';
+import { completeText, EndedHeadline, endedText } from '../../src/core/lifecycle/messages';
 import type { ChangeLog } from '../../src/core/lifecycle/status';
 import { ChangeEnded, rootMessage, type Ending } from '../failures';
 import { notify } from '../notify';
@@ -77,10 +77,12 @@ async function announceEnd(run: Run, { state, outcome }: Ending): Promise<void> 
   log.info('change ended', { changeId: record.id, state, outcome });
   const { status } = record;
   if (state === 'failed' && !status.rollout.rollback && !record.rollbackFailureAnnounced) {
-    await notify(run, 'failed', endedText(status, '❌ FAILED', outcome));
+    await notify(run, 'failed', endedText(status, EndedHeadline.failed, outcome));
   } else if (state === 'rejected') {
-    await notify(run, 'rejected', endedText(status, '🚫 REJECTED', outcome), [status.requestedBy]);
+    await notify(run, 'rejected', endedText(status, EndedHeadline.rejected, outcome), [
+      status.requestedBy,
+    ]);
   } else if (state === 'cancelled' && !status.rollout.rollback) {
-    await notify(run, 'cancelled', endedText(status, '⏹️ CANCELLED', outcome));
+    await notify(run, 'cancelled', endedText(status, EndedHeadline.cancelled, outcome));
   }
 }

@@ -14,6 +14,10 @@ import type { DocumentationInput, MessageAck } from '../messages';
 import { notify } from '../notify';
 import type { Run } from '../profile';
 import type { ChangeRecord } from '../record';
+import {
+  documentationEscalationText,
+  documentationReminderText,
+} from '../../src/core/lifecycle/messages';
 
 const DAY_MS = 86_400_000;
 
@@ -128,7 +132,7 @@ export async function awaitDocumentation(
       await notify(
         run,
         'documentation-reminder',
-        `📝 REMINDER: emergency change ${record.id} (${emergency.incident}) still owes ${owed}; due ${emergency.documentationDueAt}.\nchangectl document ${record.id} --root-cause ... --changed ... --pir <url>`,
+        documentationReminderText(record.status, emergency, owed),
         [requester],
       );
     } else {
@@ -141,7 +145,7 @@ export async function awaitDocumentation(
       await notify(
         run,
         'documentation-escalation',
-        `🚨 ESCALATION ${emergency.escalations}: emergency change ${record.id} (${emergency.incident}) is past its documentation deadline; still owed: ${owed}.`,
+        documentationEscalationText(record.status, emergency, owed),
         [requester, ...incidentCommanders(policy)],
       );
     }

@@ -11,6 +11,7 @@ import { endChange } from '../failures';
 import { notify } from '../notify';
 import type { Run } from '../profile';
 import type { ChangeRecord } from '../record';
+import { breakGlassText, emergencyApprovalNeededText } from '../../src/core/lifecycle/messages';
 
 /**
  * Who may approve and reject an emergency: one incident commander, not the requester; a
@@ -79,12 +80,7 @@ export async function awaitIncidentCommander(run: Run, policy: Policy): Promise<
         'break-glass declared',
         'going ahead now; the incident commander approval is owed',
       );
-      await notify(
-        run,
-        'approval-owed',
-        `🔓 BREAK-GLASS: ${record.id} (${emergency.incident}) went ahead without approval. Incident commander approval owed: changectl approve ${record.id}`,
-        commanders,
-      );
+      await notify(run, 'approval-owed', breakGlassText(record.status, emergency), commanders);
       return;
     }
     record.record(
@@ -97,7 +93,7 @@ export async function awaitIncidentCommander(run: Run, policy: Policy): Promise<
   await notify(
     run,
     'approval-requested',
-    `🚨 EMERGENCY APPROVAL NEEDED: ${record.id} ${record.status.title} (${emergency.incident})\nIncident commander: changectl approve ${record.id}`,
+    emergencyApprovalNeededText(record.status, emergency),
     commanders,
   );
   const timeout = policy.spec.emergency.approvalTimeout;

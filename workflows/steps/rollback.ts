@@ -1,7 +1,7 @@
 import { CancellationScope } from '@temporalio/workflow';
 import { parseDuration } from '../../src/core/change/duration';
 import type { RolloutResult } from '../../src/core/contracts';
-import { endedText, rolledBackText } from '../../src/core/lifecycle/messages';
+import { EndedHeadline, endedText, rolledBackText } from '../../src/core/lifecycle/messages';
 import { queryLookbackMs } from '../../src/core/verification/lookback';
 import { rootMessage, type Ending } from '../failures';
 import { notify } from '../notify';
@@ -51,7 +51,7 @@ export async function rollBack(
       const message = rootMessage(err);
       record.record(SYSTEM, 'rollback failed', message);
       const outcome = `ROLLBACK FAILED after "${reason}": ${message}; manual action needed: ${record.rollbackCommand}`;
-      await notify(run, 'failed', endedText(record.status, '🚨 ROLLBACK FAILED', outcome));
+      await notify(run, 'failed', endedText(record.status, EndedHeadline.rollbackFailed, outcome));
       record.rollbackFailureAnnounced = true;
       return { state: 'failed' as const, outcome };
     }

@@ -6,6 +6,7 @@ import { notify } from '../notify';
 import type { LifecycleProfile, Run } from '../profile';
 import { SYSTEM } from '../record';
 import { runWatch } from '../watch';
+import { decisionNeededText } from '../../src/core/lifecycle/messages';
 
 export type Verdict = { passed: true } | { passed: false; reason: string };
 
@@ -72,11 +73,7 @@ async function holdForDecision(
   const holdMs = parseDuration(holdTimeout) ?? 1_800_000;
   const until = new Date(Date.now() + holdMs).toISOString();
   record.setDecisionDeadline(until);
-  await notify(
-    run,
-    'needs-decision',
-    `❓ DECISION NEEDED: ${record.id} verification inconclusive (${result.reason}). Send 'decide' with proceed or rollback before ${until}, or it rolls back.`,
-  );
+  await notify(run, 'needs-decision', decisionNeededText(record.status, result.reason));
   const decided = await operator.interruptible(() =>
     condition(() => operator.decision !== undefined, holdMs, {
       summary: 'wait for a decision on an inconclusive watch',

@@ -6,6 +6,7 @@ import { notify } from '../notify';
 import { neededMs, windowTarget, type LifecycleProfile, type Run } from '../profile';
 import type { ChangeRecord } from '../record';
 import { acquireLocks, releaseLocks } from './locks';
+import { scheduledText } from '../../src/core/lifecycle/messages';
 
 function notBefore(record: ChangeRecord): { notBefore?: number } {
   const at = record.status.window.notBefore;
@@ -82,11 +83,7 @@ async function awaitWindow(run: Run, profile: LifecycleProfile, policy: Policy):
     window.waitingFor = `waiting until ${startsAt}: ${decision.blockers.map((b) => b.reason).join('; ') || 'not before the requested time'}`;
     record.setState('scheduled', window.waitingFor);
     record.record('policy', 'scheduled', window.waitingFor);
-    await notify(
-      run,
-      'scheduled',
-      `📅 SCHEDULED: ${record.id} ${record.status.title} for ${startsAt}`,
-    );
+    await notify(run, 'scheduled', scheduledText(record.status, startsAt));
     const woke = await operator.interruptible(() =>
       condition(() => operator.rescheduled, Math.max(1, decision.start - Date.now()), {
         summary: `wait for window: ${startsAt}`,
