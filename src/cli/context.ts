@@ -28,6 +28,14 @@ const globalOptionsSchema = z.object({
 
 export type GlobalOptions = z.output<typeof globalOptionsSchema>;
 
+/**
+ * The exports of a CommonJS package loaded with import(): Node gives its named exports, the
+ * compiled CLI's bundler only its `default` (the whole exports object).
+ */
+function commonJsExports<T extends object>(namespace: T): T {
+  return (namespace as { default?: T }).default ?? namespace;
+}
+
 /** How long `changectl` waits for Temporal before it says it cannot be reached. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -133,7 +141,7 @@ export class CliContext {
   private async connect(): Promise<TemporalSession> {
     const options = this.resolveConnectionOptions();
     const { namespace, ...connectionOptions } = options;
-    const { Client, Connection } = await import('@temporalio/client');
+    const { Client, Connection } = commonJsExports(await import('@temporalio/client'));
     let connection: Connection;
     try {
       connection = await Connection.connect({

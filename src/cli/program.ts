@@ -57,6 +57,7 @@ export function invokedCommand(args: readonly string[]): string | undefined {
 /** The registrations a run needs: the invoked command's alone, or all (help, unknown words). */
 async function registrationsFor(args: readonly string[]): Promise<CommandRegistration[]> {
   const name = invokedCommand(args);
+  if (name === undefined && (args.includes('--version') || args.includes('-V'))) return [];
   const loaders =
     name !== undefined && Object.hasOwn(commandLoaders, name)
       ? [commandLoaders[name]!]
