@@ -10,6 +10,7 @@ const benchmarks = {
   'watch-history': 'history events of 1 h and 24 h watches (time-skipping server)',
   'cli-startup': 'changectl --help, status and list against the temporal CLI (dev server)',
   parked: '1,000 and 5,000 changes parked for approval on one worker (dev server)',
+  throughput: 'whole planned changes per second against bare workflows of as many activities',
 } as const;
 type Name = keyof typeof benchmarks;
 
