@@ -7,7 +7,19 @@ import { createVeleroActivities, veleroName } from '../../activities/velero';
 import { failBackupKey } from '../../src/stack/sandbox/index';
 import { FailureType } from '../../src/core/errors';
 import { uniqueChangeId } from '../helpers/temporal';
-import { failureOf, gatewayImage, imageOf, runAsActivity, sandboxFor } from './kubernetes-harness';
+import type { TestContext } from 'node:test';
+import { AppsV1Api } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../../activities/kubeconfig';
+import { startSandbox } from '../../src/stack/sandbox/index';
+import { failureOf, gatewayImage, imageOf, runAsActivity } from './kubernetes-harness';
+
+/** Until Velero runs on the local cluster: the sandbox's Velero controller. */
+async function sandboxFor(t: TestContext) {
+  const sandbox = await startSandbox({ podReadyAfterMs: 20, veleroBackupMs: 100 });
+  t.after(() => sandbox.close());
+  const kubeConfig = loadKubeConfig({ path: sandbox.kubeconfigPath });
+  return { sandbox, kubeConfig, apps: kubeConfig.makeApiClient(AppsV1Api) };
+}
 
 const pollIntervalMs = 20;
 const velero = { group: 'velero.io', version: 'v1', namespace: 'velero' };
