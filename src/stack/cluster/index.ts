@@ -56,6 +56,8 @@ export interface LocalCluster {
   kubeConfig(): KubeConfig;
   /** Process ids of the servers, for checks that stop() left nothing behind. */
   pids(): number[];
+  /** The servers' process groups by name (`etcd`, `kube-apiserver`, ...), for a lock file. */
+  processGroups(): Record<string, number>;
   /** Stops every server (KWOK first, etcd last) and removes the run's folder. Idempotent. */
   stop(): Promise<void>;
 }
@@ -336,6 +338,10 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       dir,
       kubeConfig,
       pids: () => processes.flatMap((p) => (p.child.pid === undefined ? [] : [p.child.pid])),
+      processGroups: () =>
+        Object.fromEntries(
+          processes.flatMap((p) => (p.child.pid === undefined ? [] : [[p.name, p.child.pid]])),
+        ),
       stop,
     };
   } catch (error) {
