@@ -16,7 +16,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { freePort } from '../prometheus';
 import { clusterToolPath } from '../tools';
-import { startServerProcess, type ServerProcess } from './process';
+import { killGroup, startServerProcess, type ServerProcess } from './process';
 import {
   createNamespace,
   createService,
@@ -142,7 +142,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const dir = await mkdtemp(join(tmpdir(), 'changectl-cluster-'));
   const processes: ServerProcess[] = [];
   const killOnExit = (): void => {
-    for (const p of processes) if (p.child.pid) process.kill(-p.child.pid, 'SIGKILL');
+    for (const p of processes) if (p.child.pid) killGroup(p.child.pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', killOnExit);
