@@ -189,7 +189,9 @@ export function createVeleroActivities(
           labels: { 'change-id': input.changeId },
           annotations: { [Annotation.changeId]: input.changeId },
         },
-        spec: { backupName: input.backupName },
+        // Real Velero skips objects that exist unless told to update them: a restore after a
+        // bad rollout must put the backed-up Deployment and ConfigMaps back, not leave them.
+        spec: { backupName: input.backupName, existingResourcePolicy: 'update' },
       });
       const done = await waitForTerminal('restores', name, created, FailureType.RestoreFailed);
       return { name, phase: done.status?.phase ?? succeeded, backupName: input.backupName };
