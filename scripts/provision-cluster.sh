@@ -14,6 +14,8 @@ KWOK_VERSION=v0.8.0
 VELERO_VERSION=v1.18.3
 VELERO_AWS_PLUGIN_VERSION=v1.14.3
 VERSITYGW_VERSION=v1.8.0
+# Bumped when scripts/cluster-tools/velero changes, so the cached build is replaced.
+VELERO_BUILD="$VELERO_VERSION-2"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 modules="$root/scripts/cluster-tools"
@@ -108,11 +110,11 @@ fi
 link kwok "$KWOK_VERSION" kwok
 ln -sfn "$cache/kwok-$KWOK_VERSION/stages" "$links/kwok-stages"
 
-if ! ready velero "$VELERO_VERSION" velero; then
+if ! ready velero "$VELERO_BUILD" velero; then
   announce velero "$VELERO_VERSION" "about 4 minutes"
-  build_module velero "$VELERO_VERSION" velero "-X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$VELERO_VERSION" .=velero
+  build_module velero "$VELERO_BUILD" velero "-X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$VELERO_VERSION" .=velero
 fi
-link velero "$VELERO_VERSION" velero
+link velero "$VELERO_BUILD" velero
 
 if ! ready velero-plugin-for-aws "$VELERO_AWS_PLUGIN_VERSION" velero-plugin-for-aws; then
   announce velero-plugin-for-aws "$VELERO_AWS_PLUGIN_VERSION" "about 3 minutes"
