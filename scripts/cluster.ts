@@ -1,10 +1,14 @@
-// `npm run cluster`: the local Kubernetes control plane in the foreground, for trying kubectl and
-// for running the demo or the worker against it; Ctrl-C stops it and removes its files.
+// `npm run cluster`: the local Kubernetes control plane in the foreground, with Velero backing up
+// to a local S3 server, for trying kubectl and for running the worker against it; Ctrl-C stops
+// it and removes its files.
 import { parseArgs } from 'node:util';
 import { startLocalCluster } from '../src/stack/cluster/index';
 import { ensureProvisioned } from '../src/stack/provision';
+import { startS3 } from '../src/stack/s3';
+import { startVelero } from '../src/stack/velero';
 
-const usage = 'usage: npm run cluster -- [--kubeconfig PATH] [--pod-ready-ms N] [--no-seed]';
+const usage =
+  'usage: npm run cluster -- [--kubeconfig PATH] [--pod-ready-ms N] [--no-seed] [--no-velero]';
 
 function numberFlag(raw: string | undefined, name: string): number | undefined {
   if (raw === undefined) return undefined;
@@ -21,6 +25,7 @@ async function main(): Promise<void> {
       kubeconfig: { type: 'string' },
       'pod-ready-ms': { type: 'string' },
       'no-seed': { type: 'boolean' },
+      'no-velero': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -36,6 +41,9 @@ async function main(): Promise<void> {
     seed: !values['no-seed'],
     log: (line) => console.log(line),
   });
+  const s3 = values['no-velero'] ? undefined : await startS3();
+  const velero = s3 ? await startVelero({ kubeconfigPath: cluster.kubeconfigPath, s3 }) : undefined;
+  if (s3) console.log(`Velero backing up to ${s3.endpoint}/${s3.bucket} (${s3.dataDir})`);
   console.log(`\ncluster ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`API server: ${cluster.server}`);
   console.log(`kubeconfig: ${cluster.kubeconfigPath}`);
@@ -48,7 +56,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping the cluster`);
-    cluster.stop().then(
+    (async () => {
+      await velero?.stop();
+      await s3?.stop();
+      await cluster.stop();
+    })().then(
       () => process.exit(0),
       (e: unknown) => {
         console.error(e);

@@ -21,6 +21,8 @@ import { SearchAttributeType } from '@temporalio/common';
 import { freePort, startPrometheus, waitForTargetsUp, type PrometheusServer } from './prometheus';
 import { startLocalCluster, type LocalCluster } from './cluster/index';
 import { startSimulator, type Simulator } from './simulator';
+import { startS3, type S3Server } from './s3';
+import { startVelero, type VeleroServer } from './velero';
 import { loadKubeConfig } from '../../activities/kubeconfig';
 import { DEFAULT_TASK_QUEUE } from '../temporal/start';
 import { changeSearchAttributes } from '../core/search-attributes';
@@ -367,6 +369,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   const children: Child[] = [];
   let cluster: LocalCluster | undefined;
   let simulator: Simulator | undefined;
+  let s3: S3Server | undefined;
+  let velero: VeleroServer | undefined;
   let prometheus: PrometheusServer | undefined;
   let connection: Connection | undefined;
   let signalCount = 0;
@@ -421,6 +425,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       await connection?.close().catch(() => undefined);
       await prometheus?.stop();
       await simulator?.stop();
+      await velero?.stop();
+      await s3?.stop();
       await cluster?.stop();
       const temporal = children.find((c) => c.name === 'temporal');
       if (temporal) await stopChild(temporal, TEMPORAL_STOP_MS);
@@ -494,6 +500,15 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       log(
         `Kubernetes control plane on ${cluster.server} (ready in ${Date.now() - clusterStarted} ms)`,
       );
+      // Velero, backing up to a local S3 server.
+      s3 = await startS3({ logFile: join(stateDir, 's3.log'), readyTimeoutMs });
+      velero = await startVelero({
+        kubeconfigPath: cluster.kubeconfigPath,
+        s3,
+        logFile: join(stateDir, 'velero.log'),
+        readyTimeoutMs,
+      });
+      log(`Velero backing up to ${s3.endpoint}/${s3.bucket}`);
     } else {
       log(`using the cluster of ${kubeconfigPath}`);
     }

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { startLocalCluster, type LocalCluster } from '../../src/stack/cluster/index';
+import { startS3, type S3Server } from '../../src/stack/s3';
+import { startVelero, type VeleroServer } from '../../src/stack/velero';
 import { eventually } from '../helpers/cluster';
 
 const kubectlBinary = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
@@ -23,13 +25,19 @@ void describe(
   { skip: kubectlBinary ? false : 'kubectl is not installed' },
   () => {
     let cluster: LocalCluster;
+    let s3: S3Server;
+    let velero: VeleroServer;
     let workDir: string;
 
     before(async () => {
       cluster = await startLocalCluster({ podReadyDelayMs: 300 });
+      s3 = await startS3();
+      velero = await startVelero({ kubeconfigPath: cluster.kubeconfigPath, s3 });
       workDir = await mkdtemp(join(tmpdir(), 'changectl-kubectl-'));
     });
     after(async () => {
+      await velero?.stop();
+      await s3?.stop();
       await cluster?.stop();
       if (workDir) await rm(workDir, { recursive: true, force: true });
     });
@@ -313,6 +321,48 @@ spec:
         const run = await kubectl('get', 'pods', '-l', 'app=web-ssa', ...prod);
         return /No resources found in production namespace/.test(run.stderr) ? true : undefined;
       });
+    });
+
+    void it('applies a Velero backup and lists it', async () => {
+      const path = await manifest(
+        'backup.yaml',
+        `apiVersion: velero.io/v1
+kind: Backup
+metadata:
+  name: chg-1234-pre
+  namespace: velero
+  labels: {change-id: CHG-1234}
+spec:
+  includedNamespaces: [production]
+  snapshotVolumes: true
+  ttl: 720h0m0s
+`,
+      );
+      assert.match(await ok('apply', '-f', path), /backup\.velero\.io\/chg-1234-pre created/);
+      const list = await ok('get', 'backups.velero.io', '-n', 'velero');
+      assert.match(list, /^NAME\s+AGE$/m);
+      assert.match(list, /^chg-1234-pre\s+\d+s$/m);
+      await eventually(
+        'the backup to complete',
+        async () => {
+          const phase = await ok(
+            'get',
+            'backup',
+            'chg-1234-pre',
+            '-n',
+            'velero',
+            '-o',
+            'jsonpath={.status.phase}',
+          );
+          return phase === 'Completed' ? phase : undefined;
+        },
+        60_000,
+      );
+      const keys = (await s3.listObjects('backups/chg-1234-pre/')).map((o) => o.key);
+      assert.ok(
+        keys.includes('backups/chg-1234-pre/chg-1234-pre.tar.gz'),
+        `the backup's tarball is in the bucket (${keys.join(', ')})`,
+      );
     });
   },
 );
