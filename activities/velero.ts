@@ -200,7 +200,12 @@ export function createVeleroActivities(
       const name = veleroName(input.changeId, '-restore');
       const created = await createOrGet(
         'restores',
-        changeObject('Restore', name, input.changeId, { backupName: input.backupName }),
+        // Real Velero skips objects that exist unless told to update them: a restore after a bad
+        // rollout must put the backed-up Deployment and ConfigMaps back, not leave them.
+        changeObject('Restore', name, input.changeId, {
+          backupName: input.backupName,
+          existingResourcePolicy: 'update',
+        }),
       );
       const done = await waitForTerminal('restores', name, created, FailureType.RestoreFailed);
       return { name, phase: done.status?.phase ?? succeeded, backupName: input.backupName };

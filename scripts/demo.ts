@@ -3,7 +3,7 @@
 // about a minute later, then is backed up, rolled out, watched and completed; a second change to
 // an erroring image is rolled back automatically; both change logs are printed. `--exit` stops
 // the stack afterwards (exit 0 only when the story went as told); otherwise it stays up for the UI.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,10 +23,11 @@ import {
   type DevStack,
 } from '../src/stack/devstack';
 import type { ChangeState, ChangeStatus } from '../src/core/lifecycle/status';
-import { projectRoot, ToolMissingError, toolPath, type ToolName } from '../src/stack/tools';
+import { ensureProvisioned, ProvisionError } from '../src/stack/provision';
+import { projectRoot } from '../src/stack/tools';
 import { statusQuery } from '../workflows/messages';
 
-const usage = 'usage: npm run demo -- [--exit] [--state-dir DIR] [--ui-port N]';
+const usage = 'usage: npm run demo -- [--exit] [--state-dir DIR] [--ui-port N] [--kubeconfig FILE]';
 
 const SERVICE = 'api-gateway';
 const REQUESTER = 'alice';
@@ -49,38 +50,6 @@ const red = paint('31');
 const cyan = paint('36');
 
 class StoryError extends Error {}
-
-// ---------------------------------------------------------------- tools
-
-function missingTools(): ToolMissingError[] {
-  const tools: ToolName[] = ['temporal', 'temporal-test-server', 'prometheus'];
-  const missing: ToolMissingError[] = [];
-  for (const tool of tools) {
-    try {
-      toolPath(tool);
-    } catch (err) {
-      if (!(err instanceof ToolMissingError)) throw err;
-      missing.push(err);
-    }
-  }
-  return missing;
-}
-
-function provisionTools(): void {
-  const missing = missingTools();
-  if (missing.length === 0) return;
-  console.log(`${bold('provisioning')}: ${missing.map((m) => m.tool).join(', ')} missing`);
-  const result = spawnSync('bash', [join(projectRoot, 'scripts', 'provision.sh')], {
-    cwd: projectRoot,
-    stdio: 'inherit',
-  });
-  const still = missingTools();
-  if (result.status !== 0 || still.length > 0) {
-    throw new StoryError(
-      `provisioning failed${still.length ? `: ${still.map((m) => m.message).join('; ')}` : ''}`,
-    );
-  }
-}
 
 // ---------------------------------------------------------------- policy and requests
 
@@ -349,6 +318,7 @@ async function main(): Promise<number> {
       exit: { type: 'boolean' },
       'state-dir': { type: 'string' },
       'ui-port': { type: 'string' },
+      kubeconfig: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -366,7 +336,14 @@ async function main(): Promise<number> {
   await mkdir(stateDir, { recursive: true });
   const policyPath = join(stateDir, 'policy.yaml');
 
-  provisionTools();
+  // A cluster of your own needs no local control plane.
+  const kubeconfigPath = values.kubeconfig ? resolve(values.kubeconfig) : undefined;
+  try {
+    ensureProvisioned({ cluster: kubeconfigPath === undefined });
+  } catch (err) {
+    if (err instanceof ProvisionError) throw new StoryError(err.message);
+    throw err;
+  }
   await writeDemoPolicy(policyPath, new Date());
   console.log(`${bold('starting the local stack')} (state in ${displayPath(stateDir)})`);
   let stack: DevStack;
@@ -377,6 +354,7 @@ async function main(): Promise<number> {
       exitOnSignal: true,
       log: (line) => console.log(dim(`  ${line}`)),
       ...(uiPort !== undefined ? { uiPort } : {}),
+      ...(kubeconfigPath ? { kubeconfigPath } : {}),
     });
   } catch (err) {
     if (err instanceof DevStackRunningError) {

@@ -1,5 +1,5 @@
-// `npm run dev`: the whole local stack in the foreground (Temporal with its Web UI, the sandbox
-// cluster, Prometheus, a worker); Ctrl-C stops all of it.
+// `npm run dev`: the whole local stack in the foreground (Temporal with its Web UI, the local
+// Kubernetes cluster, Prometheus, a worker); Ctrl-C stops all of it.
 import { parseArgs } from 'node:util';
 import {
   DevStackRunningError,
@@ -7,6 +7,7 @@ import {
   parseUiPort,
   startDevStack,
 } from '../src/stack/devstack';
+import { ensureProvisioned, ProvisionError } from '../src/stack/provision';
 
 const usage = 'usage: npm run dev -- [--ui-port N] [--quiet-worker]';
 
@@ -28,6 +29,15 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  try {
+    ensureProvisioned();
+  } catch (err) {
+    if (err instanceof ProvisionError) {
+      console.error(err.message);
+      return 1;
+    }
+    throw err;
+  }
   const started = Date.now();
   let stack;
   try {

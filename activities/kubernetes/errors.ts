@@ -53,7 +53,10 @@ export function kubernetesFailure(error: unknown, action: string): unknown {
   if (error instanceof ApiException) {
     const code = error.code;
     const message = `${action}: ${apiMessage(error)}`;
-    if (code >= 400 && code < 500 && !retryableClientCodes.has(code)) {
+    // Server-side apply answers a manifest that does not fit the schema (a number where a string
+    // belongs) with a 500, not a 4xx; retrying it can never succeed.
+    const schemaMismatch = code === 500 && /failed to create typed patch object/.test(message);
+    if ((code >= 400 && code < 500 && !retryableClientCodes.has(code)) || schemaMismatch) {
       return ApplicationFailure.create({
         message,
         type: FailureType.KubernetesRejected,

@@ -1,11 +1,13 @@
 /**
  * The local dev stack behind `npm run dev`, the demo and the end-to-end tests: a Temporal dev
- * server (Web UI, search attributes, state kept in the state folder), the sandbox cluster,
- * Prometheus scraping it, and a changectl worker, all on 127.0.0.1 and free ports.
+ * server (Web UI, search attributes, state kept in the state folder), the local Kubernetes
+ * cluster (a real control plane, src/stack/cluster) or a cluster of the caller's own, the
+ * application simulator's metrics, Prometheus scraping them, and a changectl worker, all on
+ * 127.0.0.1 and free ports.
  *
  * Temporal and the worker run as child processes in their own process groups, so that the
  * terminal's Ctrl-C reaches only this process and the stack stops in order: the worker first
- * (it drains), then Prometheus, the sandbox and Temporal. Their pids are kept in the lock file,
+ * (it drains), then Prometheus, the simulator, the cluster and Temporal. Their pids are kept in the lock file,
  * so a start after a crash can end what the crashed stack left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,7 +18,11 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { freePort, startPrometheus, waitForTargetsUp, type PrometheusServer } from './prometheus';
-import { startSandbox, type Sandbox } from './sandbox/index';
+import { startLocalCluster, type LocalCluster } from './cluster/index';
+import { startSimulator, type Simulator } from './simulator';
+import { startS3, type S3Server } from './s3';
+import { startVelero, type VeleroServer } from './velero';
+import { loadKubeConfig } from '../../activities/kubernetes/kubeconfig';
 import { DEFAULT_TASK_QUEUE } from '../temporal/start';
 import { registerSearchAttributes } from '../temporal/search-attributes';
 import { projectRoot, toolPath } from './tools';
@@ -38,6 +44,8 @@ export interface DevStackOptions {
   taskQueue?: string;
   /** How long to wait for each part to become ready. Default 120 s. */
   readyTimeoutMs?: number;
+  /** A cluster of your own (kind, minikube, a real one): no local cluster is started. */
+  kubeconfigPath?: string;
 }
 
 export interface DevStack {
@@ -92,7 +100,10 @@ function isStillOurs(pid: number, name: string): boolean {
   if (!isAlive(pid)) return false;
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return name === 'temporal' ? cmdline.includes('start-dev') : cmdline.includes('worker/main.ts');
+    if (name === 'temporal') return cmdline.includes('start-dev');
+    if (name === 'worker') return cmdline.includes('worker/main.ts');
+    // The local cluster's servers: etcd, kube-apiserver, ..., kwok.
+    return cmdline.split('\0')[0]?.endsWith(name) ?? false;
   } catch {
     return false;
   }
@@ -338,7 +349,10 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   const lock = await acquireDevStackLock(lockFile, envFile, log);
 
   const children: Child[] = [];
-  let sandbox: Sandbox | undefined;
+  let cluster: LocalCluster | undefined;
+  let simulator: Simulator | undefined;
+  let s3: S3Server | undefined;
+  let velero: VeleroServer | undefined;
   let prometheus: PrometheusServer | undefined;
   let connection: Connection | undefined;
   let signalCount = 0;
@@ -392,7 +406,10 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       if (worker) await stopChild(worker, WORKER_STOP_MS);
       await connection?.close().catch(() => undefined);
       await prometheus?.stop();
-      await sandbox?.close();
+      await simulator?.stop();
+      await velero?.stop();
+      await s3?.stop();
+      await cluster?.stop();
       const temporal = children.find((c) => c.name === 'temporal');
       if (temporal) await stopChild(temporal, TEMPORAL_STOP_MS);
       process.removeListener('exit', killEverything);
@@ -447,24 +464,49 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       return response.ok ? true : undefined;
     });
 
-    // Sandbox cluster
-    sandbox = await startSandbox({ kubeconfigPath: join(stateDir, 'kubeconfig') });
-    log(`sandbox cluster on ${sandbox.url}`);
+    // Kubernetes: the local control plane, unless the caller brings a cluster.
+    let kubeconfigPath = options.kubeconfigPath ? resolve(options.kubeconfigPath) : undefined;
+    if (!kubeconfigPath) {
+      const clusterStarted = Date.now();
+      cluster = await startLocalCluster({
+        kubeconfigPath: join(stateDir, 'kubeconfig'),
+        readyTimeoutMs,
+      });
+      lock.children = { ...lock.children, ...cluster.processGroups() };
+      await writeFile(lockFile, JSON.stringify(lock));
+      kubeconfigPath = cluster.kubeconfigPath;
+      log(
+        `Kubernetes control plane on ${cluster.server} (ready in ${Date.now() - clusterStarted} ms)`,
+      );
+      // Velero, backing up to a local S3 server.
+      s3 = await startS3({ logFile: join(stateDir, 's3.log'), readyTimeoutMs });
+      velero = await startVelero({
+        kubeconfigPath: cluster.kubeconfigPath,
+        s3,
+        logFile: join(stateDir, 'velero.log'),
+        readyTimeoutMs,
+      });
+      log(`Velero backing up to ${s3.endpoint}/${s3.bucket}`);
+    } else {
+      log(`using the cluster of ${kubeconfigPath}`);
+    }
+    simulator = await startSimulator(loadKubeConfig({ path: kubeconfigPath }));
+    log(`application simulator metrics on ${simulator.metricsUrl}`);
 
     // Prometheus
     prometheus = await startPrometheus({
-      targets: [`${sandbox.url}/metrics`],
+      targets: [simulator.metricsUrl],
       dataDir: join(stateDir, 'prometheus'),
       logFile: join(stateDir, 'prometheus.log'),
     });
     await waitForTargetsUp(prometheus.url, 1, readyTimeoutMs);
-    log(`Prometheus on ${prometheus.url}, scraping the sandbox`);
+    log(`Prometheus on ${prometheus.url}, scraping the simulator`);
 
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: namespace,
       TEMPORAL_UI_URL: uiUrl,
-      KUBECONFIG: sandbox.kubeconfigPath,
+      KUBECONFIG: kubeconfigPath,
       PROMETHEUS_URL: prometheus.url,
       CHANGECTL_POLICY: policyPath,
       CHANGECTL_TASK_QUEUE: taskQueue,

@@ -40,3 +40,36 @@ export function toolPath(tool: ToolName): string {
   if (!existsSync(path)) throw new ToolMissingError(tool, path);
   return path;
 }
+
+/** The control plane's binaries (and KWOK's stages folder), built by scripts/provision-cluster.sh. */
+export type ClusterToolName =
+  | 'etcd'
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kwok'
+  | 'kwok-stages'
+  | 'velero'
+  | 'velero-plugin-for-aws'
+  | 'versitygw';
+
+export class ClusterToolMissingError extends Error {
+  constructor(
+    readonly tool: ClusterToolName,
+    readonly looked: string,
+  ) {
+    super(
+      `${tool} is not built (looked for ${looked}); run 'npm run provision' to build the local ` +
+        'control plane (several minutes the first time on a machine, cached afterwards)',
+    );
+    this.name = 'ClusterToolMissingError';
+  }
+}
+
+/** Where the control plane's tools are linked: CHANGECTL_CLUSTER_TOOLS, else .tools/cluster. */
+export function clusterToolPath(tool: ClusterToolName): string {
+  const dir = process.env.CHANGECTL_CLUSTER_TOOLS ?? join(projectRoot, '.tools', 'cluster');
+  const path = join(dir, tool);
+  if (!existsSync(path)) throw new ClusterToolMissingError(tool, path);
+  return path;
+}

@@ -1,39 +1,38 @@
 /**
- * Runs activities against the sandbox cluster the way a Temporal worker would: inside an activity
- * context, retried on retryable failures with the last heartbeat handed to the next attempt.
+ * Runs activities against the local cluster (a real control plane) the way a Temporal worker
+ * would: inside an activity context, retried on retryable failures with the last heartbeat handed
+ * to the next attempt. Each test works in a namespace of its own, seeded like `production`.
  */
 import type { TestContext } from 'node:test';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  type V1Deployment,
-  type V1ReplicaSet,
-} from '@kubernetes/client-node';
+import type { AppsV1Api, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { loadKubeConfig } from '../../activities/kubernetes/kubeconfig';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/stack/sandbox/index';
 import type { RolloutPlan } from '../../src/core/contracts';
+import { startFaultProxy, type FaultProxy } from '../../src/stack/fault-proxy';
+import { namespaceFor, type TestNamespace } from '../helpers/cluster';
+
+export { namespaceFor } from '../helpers/cluster';
+
+/**
+ * A test namespace reached through a fault proxy (src/stack/fault-proxy): kubeConfig goes through
+ * it, so `faults.setFaults(...)` makes the activities meet 503s, 409s and latency; apps and core
+ * talk to the API server directly, for the test's own checks.
+ */
+export async function faultyNamespaceFor(
+  t: TestContext,
+): Promise<TestNamespace & { faults: FaultProxy }> {
+  const ns = await namespaceFor(t);
+  const faults = await startFaultProxy({
+    kubeconfigPath: ns.cluster.kubeconfigPath,
+    namespace: ns.namespace,
+  });
+  t.after(() => faults.stop());
+  return { ...ns, kubeConfig: loadKubeConfig({ path: faults.kubeconfigPath }), faults };
+}
 
 export const quietLogger = new DefaultLogger('ERROR');
-
-/** A sandbox for one test, closed when the test ends; pods are ready quickly. */
-export async function sandboxFor(
-  t: TestContext,
-  options: SandboxOptions = {},
-): Promise<{ sandbox: Sandbox; kubeConfig: KubeConfig; apps: AppsV1Api; core: CoreV1Api }> {
-  const sandbox = await startSandbox({ podReadyAfterMs: 20, veleroBackupMs: 100, ...options });
-  t.after(() => sandbox.close());
-  const kubeConfig = loadKubeConfig({ path: sandbox.kubeconfigPath });
-  return {
-    sandbox,
-    kubeConfig,
-    apps: kubeConfig.makeApiClient(AppsV1Api),
-    core: kubeConfig.makeApiClient(CoreV1Api),
-  };
-}
 
 export interface ActivityRun<R> {
   result: R;
@@ -86,9 +85,10 @@ export async function failureOf(activity: () => Promise<unknown>): Promise<Appli
   throw new Error('expected the activity to fail');
 }
 
-export function plan(overrides: Partial<RolloutPlan> & { changeId: string }): RolloutPlan {
+export function plan(
+  overrides: Partial<RolloutPlan> & { changeId: string; namespace: string },
+): RolloutPlan {
   return {
-    namespace: 'production',
     strategy: 'rolling',
     deployment: 'api-gateway',
     timeoutMs: 20_000,

@@ -6,24 +6,32 @@ import { Annotation } from '../../activities/kubernetes/deployments';
 import type { KubernetesActivities, RolloutPlan } from '../../src/core/contracts';
 import { uniqueChangeId } from '../helpers/temporal';
 import {
+  faultyNamespaceFor,
   gatewayImage,
   imageOf,
   plan,
   replicaSetsOf,
   runAsActivity,
-  sandboxFor,
+  namespaceFor,
 } from './kubernetes-harness';
 
 const pollIntervalMs = 20;
 const newImage = 'registry.example.com/api-gateway:2.5.0';
-const namespace = 'production';
 
-async function deployment(apps: AppsV1Api, name: string): Promise<V1Deployment | undefined> {
+async function deployment(
+  apps: AppsV1Api,
+  namespace: string,
+  name: string,
+): Promise<V1Deployment | undefined> {
   const list = await apps.listNamespacedDeployment({ namespace });
   return list.items.find((d) => d.metadata?.name === name);
 }
 
-async function selectorOf(core: CoreV1Api, name = 'api-gateway'): Promise<Record<string, string>> {
+async function selectorOf(
+  core: CoreV1Api,
+  namespace: string,
+  name = 'api-gateway',
+): Promise<Record<string, string>> {
   return (await core.readNamespacedService({ namespace, name })).spec?.selector ?? {};
 }
 
@@ -34,13 +42,14 @@ function replicas(d: V1Deployment | undefined): [number | undefined, number | un
 /** A whole blue/green change: readiness, rollout, then rollback or finalize. */
 async function blueGreenChange(
   k8s: KubernetesActivities,
+  namespace: string,
   image: string,
   end: 'rollback' | 'finalize',
 ): Promise<{
   plan: RolloutPlan;
   rollout: Awaited<ReturnType<KubernetesActivities['startRollout']>>;
 }> {
-  const change = plan({ changeId: uniqueChangeId('CHG'), strategy: 'blueGreen', image });
+  const change = plan({ namespace, changeId: uniqueChangeId('CHG'), strategy: 'blueGreen', image });
   const before = (await k8s.checkRollbackReadiness(change)).current;
   const rollout = (await runAsActivity(() => k8s.startRollout(change))).result;
   if (end === 'rollback') {
@@ -53,9 +62,10 @@ async function blueGreenChange(
 
 void describe('Kubernetes activities: blue/green', () => {
   void it('applies the new colour, switches the Service, and switches back on rollback', async (t) => {
-    const { kubeConfig, apps, core } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps, core } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const change = plan({
+      namespace,
       changeId: uniqueChangeId('CHG'),
       strategy: 'blueGreen',
       image: newImage,
@@ -65,11 +75,15 @@ void describe('Kubernetes activities: blue/green', () => {
     assert.equal(ready.current.name, 'api-gateway');
     assert.equal(
       ready.rollbackCommand,
-      `kubectl patch service/api-gateway -n production --type=json -p '[{"op":"replace","path":"/spec/selector","value":{"app":"api-gateway"}}]'`,
+      `kubectl patch service/api-gateway -n ${namespace} --type=json -p '[{"op":"replace","path":"/spec/selector","value":{"app":"api-gateway"}}]'`,
     );
     const dry = await k8s.dryRunRollout(change);
     assert.deepEqual(dry.objects, ['Deployment/api-gateway-green', 'Service/api-gateway']);
-    assert.equal(await deployment(apps, 'api-gateway-green'), undefined, 'dry run wrote nothing');
+    assert.equal(
+      await deployment(apps, namespace, 'api-gateway-green'),
+      undefined,
+      'dry run wrote nothing',
+    );
 
     const first = await runAsActivity(() => k8s.startRollout(change));
     assert.deepEqual(
@@ -85,8 +99,8 @@ void describe('Kubernetes activities: blue/green', () => {
         message: undefined,
       },
     );
-    assert.deepEqual(await selectorOf(core), { app: 'api-gateway', color: 'green' });
-    const green = await deployment(apps, 'api-gateway-green');
+    assert.deepEqual(await selectorOf(core, namespace), { app: 'api-gateway', color: 'green' });
+    const green = await deployment(apps, namespace, 'api-gateway-green');
     assert.deepEqual(replicas(green), [3, 3]);
     assert.equal(imageOf(green!), newImage);
     assert.equal(green?.spec?.template?.metadata?.labels?.color, 'green');
@@ -106,57 +120,68 @@ void describe('Kubernetes activities: blue/green', () => {
       }),
     );
     assert.deepEqual(back.result.images, { 'api-gateway': gatewayImage });
-    assert.deepEqual(await selectorOf(core), { app: 'api-gateway' });
-    assert.deepEqual(replicas(await deployment(apps, 'api-gateway-green')), [0, 0]);
-    assert.deepEqual(replicas(await deployment(apps, 'api-gateway')), [3, 3]);
+    assert.deepEqual(await selectorOf(core, namespace), { app: 'api-gateway' });
+    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-green')), [0, 0]);
+    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [3, 3]);
   });
 
   void it('scales the old colour down when finalized and deletes it when the next change starts', async (t) => {
-    const { kubeConfig, apps, core } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps, core } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
 
     // A rolled-back change leaves green at zero; the next change replaces it.
     const rolledBack = await blueGreenChange(
       k8s,
+      namespace,
       'registry.example.com/api-gateway:2.4.9',
       'rollback',
     );
-    const second = await blueGreenChange(k8s, newImage, 'finalize');
+    const second = await blueGreenChange(k8s, namespace, newImage, 'finalize');
     assert.equal(second.rollout.activeDeployment, 'api-gateway-green');
-    const green = await deployment(apps, 'api-gateway-green');
+    const green = await deployment(apps, namespace, 'api-gateway-green');
     assert.equal(imageOf(green!), newImage);
     assert.notEqual(green?.metadata?.annotations?.[Annotation.changeId], rolledBack.plan.changeId);
-    const original = await deployment(apps, 'api-gateway');
+    const original = await deployment(apps, namespace, 'api-gateway');
     assert.deepEqual(replicas(original), [0, 0]);
     assert.equal(original?.metadata?.annotations?.[Annotation.scaledDownBy], second.plan.changeId);
     assert.ok(original?.metadata?.annotations?.[Annotation.scaledDownAt]);
 
-    const third = await blueGreenChange(k8s, 'registry.example.com/api-gateway:2.6.0', 'finalize');
+    const third = await blueGreenChange(
+      k8s,
+      namespace,
+      'registry.example.com/api-gateway:2.6.0',
+      'finalize',
+    );
     assert.equal(third.rollout.activeDeployment, 'api-gateway-blue');
     assert.equal(third.rollout.previousDeployment, 'api-gateway-green');
     assert.match(third.rollout.message, /deleted retired api-gateway/);
-    assert.equal(await deployment(apps, 'api-gateway'), undefined);
-    assert.deepEqual(await selectorOf(core), { app: 'api-gateway', color: 'blue' });
-    assert.deepEqual(replicas(await deployment(apps, 'api-gateway-blue')), [3, 3]);
-    assert.deepEqual(replicas(await deployment(apps, 'api-gateway-green')), [0, 0]);
+    assert.equal(await deployment(apps, namespace, 'api-gateway'), undefined);
+    assert.deepEqual(await selectorOf(core, namespace), { app: 'api-gateway', color: 'blue' });
+    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-blue')), [3, 3]);
+    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-green')), [0, 0]);
   });
 });
 
 void describe('Kubernetes activities: canary', () => {
   void it('splits replicas per weight, promotes, and rolls a promoted stable back', async (t) => {
-    const { kubeConfig, apps } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
-    const change = plan({ changeId: uniqueChangeId('CHG'), strategy: 'canary', image: newImage });
+    const change = plan({
+      namespace,
+      changeId: uniqueChangeId('CHG'),
+      strategy: 'canary',
+      image: newImage,
+    });
     const ready = await k8s.checkRollbackReadiness(change);
     assert.match(
       ready.rollbackCommand,
-      /^kubectl scale deployment\/api-gateway-canary -n production --replicas=0 && /,
+      new RegExp(`^kubectl scale deployment/api-gateway-canary -n ${namespace} --replicas=0 && `),
     );
 
     const rollout = (await runAsActivity(() => k8s.startRollout(change))).result;
     assert.equal(rollout.canaryDeployment, 'api-gateway-canary');
     assert.equal(rollout.stableReplicas, 3);
-    const canary = await deployment(apps, 'api-gateway-canary');
+    const canary = await deployment(apps, namespace, 'api-gateway-canary');
     assert.deepEqual(replicas(canary), [0, 0]);
     assert.equal(imageOf(canary!), newImage);
     assert.equal(canary?.spec?.template?.metadata?.labels?.track, 'canary');
@@ -168,11 +193,11 @@ void describe('Kubernetes activities: canary', () => {
         await runAsActivity(() => k8s.setCanaryWeight({ plan: change, rollout, weight }))
       ).result;
       steps.push([split.weight, split.canaryReplicas, split.stableReplicas]);
-      assert.deepEqual(replicas(await deployment(apps, 'api-gateway-canary')), [
+      assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-canary')), [
         split.canaryReplicas,
         split.canaryReplicas,
       ]);
-      assert.deepEqual(replicas(await deployment(apps, 'api-gateway')), [
+      assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [
         split.stableReplicas,
         split.stableReplicas,
       ]);
@@ -187,10 +212,10 @@ void describe('Kubernetes activities: canary', () => {
       .result;
     assert.equal(promoted.previousRevision, 1);
     assert.equal(promoted.revision, 2);
-    const stable = await deployment(apps, 'api-gateway');
+    const stable = await deployment(apps, namespace, 'api-gateway');
     assert.equal(imageOf(stable!), newImage);
     assert.deepEqual(replicas(stable), [3, 3]);
-    assert.deepEqual(replicas(await deployment(apps, 'api-gateway-canary')), [0, 0]);
+    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-canary')), [0, 0]);
 
     const back = await runAsActivity(() =>
       k8s.rollbackRollout({
@@ -202,13 +227,18 @@ void describe('Kubernetes activities: canary', () => {
     );
     assert.deepEqual(back.result.images, { 'api-gateway': gatewayImage });
     assert.equal(back.result.revision, 3);
-    assert.deepEqual(replicas(await deployment(apps, 'api-gateway')), [3, 3]);
+    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [3, 3]);
   });
 
   void it('rolls back before promotion without touching the stable template', async (t) => {
-    const { kubeConfig, apps } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
-    const change = plan({ changeId: uniqueChangeId('CHG'), strategy: 'canary', image: newImage });
+    const change = plan({
+      namespace,
+      changeId: uniqueChangeId('CHG'),
+      strategy: 'canary',
+      image: newImage,
+    });
     const before = (await k8s.checkRollbackReadiness(change)).current;
     const rollout = await k8s.startRollout(change);
     await k8s.setCanaryWeight({ plan: change, rollout, weight: 50 });
@@ -218,25 +248,30 @@ void describe('Kubernetes activities: canary', () => {
     );
     assert.equal(back.result.revision, 1, 'no new revision: the stable template never changed');
     assert.deepEqual(back.result.images, { 'api-gateway': gatewayImage });
-    assert.deepEqual(replicas(await deployment(apps, 'api-gateway')), [3, 3]);
-    assert.deepEqual(replicas(await deployment(apps, 'api-gateway-canary')), [0, 0]);
+    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [3, 3]);
+    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-canary')), [0, 0]);
     assert.equal((await replicaSetsOf(apps, namespace, 'api-gateway')).length, 1);
   });
 
   void it('converges under faults when retried', async (t) => {
-    const { sandbox, kubeConfig, apps } = await sandboxFor(t);
+    const { namespace, faults, kubeConfig, apps } = await faultyNamespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
-    const change = plan({ changeId: uniqueChangeId('CHG'), strategy: 'canary', image: newImage });
-    sandbox.setFaults({ serverErrorRate: 0.2, conflictOnUpdate: 0.4 });
+    const change = plan({
+      namespace,
+      changeId: uniqueChangeId('CHG'),
+      strategy: 'canary',
+      image: newImage,
+    });
+    faults.setFaults({ serverErrorRate: 0.2, conflictOnUpdate: 0.4 });
     const rollout = (await runAsActivity(() => k8s.startRollout(change))).result;
     await runAsActivity(() => k8s.setCanaryWeight({ plan: change, rollout, weight: 50 }));
     const promoted = (await runAsActivity(() => k8s.promoteCanary({ plan: change, rollout })))
       .result;
-    sandbox.setFaults({ serverErrorRate: 0, conflictOnUpdate: 0 });
+    faults.setFaults({ serverErrorRate: 0, conflictOnUpdate: 0 });
 
     assert.equal(promoted.revision, 2);
     assert.equal((await replicaSetsOf(apps, namespace, 'api-gateway')).length, 2);
     assert.equal((await replicaSetsOf(apps, namespace, 'api-gateway-canary')).length, 1);
-    assert.deepEqual(replicas(await deployment(apps, 'api-gateway')), [3, 3]);
+    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [3, 3]);
   });
 });

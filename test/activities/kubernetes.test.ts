@@ -10,13 +10,14 @@ import { FailureType } from '../../src/core/errors';
 import { uniqueChangeId } from '../helpers/temporal';
 import {
   failureOf,
+  faultyNamespaceFor,
   gatewayImage,
   imageOf,
   plan,
   quietLogger,
   replicaSetsOf,
   runAsActivity,
-  sandboxFor,
+  namespaceFor,
 } from './kubernetes-harness';
 
 const pollIntervalMs = 20;
@@ -25,17 +26,17 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 void describe('Kubernetes activities: rolling', () => {
   void it('checks rollback readiness, and refuses a deployment that does not exist', async (t) => {
-    const { kubeConfig } = await sandboxFor(t);
+    const { namespace, kubeConfig } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const target = {
       changeId: uniqueChangeId(),
-      namespace: 'production',
+      namespace,
       strategy: 'rolling' as const,
     };
 
     const ready = await k8s.checkRollbackReadiness({ ...target, deployment: 'api-gateway' });
     assert.deepEqual(ready.current, {
-      namespace: 'production',
+      namespace,
       name: 'api-gateway',
       revision: 1,
       images: { 'api-gateway': gatewayImage },
@@ -44,7 +45,7 @@ void describe('Kubernetes activities: rolling', () => {
     });
     assert.equal(
       ready.rollbackCommand,
-      'kubectl rollout undo deployment/api-gateway -n production --to-revision=1',
+      `kubectl rollout undo deployment/api-gateway -n ${namespace} --to-revision=1`,
     );
 
     const failure = await failureOf(() =>
@@ -52,16 +53,18 @@ void describe('Kubernetes activities: rolling', () => {
     );
     assert.equal(failure.type, FailureType.RollbackNotReady);
     assert.equal(failure.nonRetryable, true);
-    assert.match(failure.message, /production\/payments not found/);
+    assert.match(failure.message, new RegExp(`${namespace}/payments not found`));
   });
 
   void it('dry-runs an image change without changing the deployment', async (t) => {
-    const { kubeConfig, apps } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
-    const result = await k8s.dryRunRollout(plan({ changeId: uniqueChangeId(), image: newImage }));
+    const result = await k8s.dryRunRollout(
+      plan({ namespace, changeId: uniqueChangeId(), image: newImage }),
+    );
     assert.deepEqual(result.objects, ['Deployment/api-gateway']);
     const live = await apps.readNamespacedDeployment({
-      namespace: 'production',
+      namespace,
       name: 'api-gateway',
     });
     assert.equal(imageOf(live), gatewayImage);
@@ -69,7 +72,7 @@ void describe('Kubernetes activities: rolling', () => {
   });
 
   void it('refuses, without retrying, a manifest the API server rejects in dry run', async (t) => {
-    const { kubeConfig, core } = await sandboxFor(t);
+    const { namespace, kubeConfig, core } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const manifests = [
       {
@@ -80,37 +83,42 @@ void describe('Kubernetes activities: rolling', () => {
       },
     ];
     const attempt = runAsActivity(() =>
-      k8s.dryRunRollout(plan({ changeId: uniqueChangeId(), manifests })),
+      k8s.dryRunRollout(plan({ namespace, changeId: uniqueChangeId(), manifests })),
     );
     await assert.rejects(attempt, (error: unknown) => {
       assert.ok(error instanceof ApplicationFailure);
       assert.equal(error.type, FailureType.KubernetesRejected);
       assert.equal(error.nonRetryable, true);
-      assert.match(error.message, /ConfigMap "gateway-config" is invalid/);
+      assert.match(error.message, /gateway-config.*\.data\.port: expected string/);
       assert.equal((error as unknown as { attempts: number }).attempts, 1);
       return true;
     });
-    const configMaps = await core.listNamespacedConfigMap({ namespace: 'production' });
+    const configMaps = await core.listNamespacedConfigMap({ namespace });
     assert.equal(configMaps.items.filter((c) => c.metadata?.name === 'gateway-config').length, 0);
   });
 
   void it('refuses a kind the server does not serve', async (t) => {
-    const { kubeConfig } = await sandboxFor(t);
+    const { namespace, kubeConfig } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
-    const manifests = [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'token' } }];
+    const manifests = [{ apiVersion: 'apps/v1', kind: 'Widget', metadata: { name: 'w' } }];
     const failure = await failureOf(() =>
-      k8s.dryRunRollout(plan({ changeId: uniqueChangeId(), manifests })),
+      k8s.dryRunRollout(plan({ namespace, changeId: uniqueChangeId(), manifests })),
     );
     assert.equal(failure.type, FailureType.KubernetesRejected);
     assert.equal(failure.nonRetryable, true);
-    assert.match(failure.message, /does not serve Secret in v1/);
+    assert.match(failure.message, /does not serve Widget in apps\/v1/);
   });
 
   void it('sets the image, waits for the rollout with heartbeats, and records history', async (t) => {
-    const { kubeConfig, apps } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const changeId = uniqueChangeId('CHG');
-    const rollout = plan({ changeId, image: newImage, summary: 'Upgrade api-gateway to 2.5.0' });
+    const rollout = plan({
+      namespace,
+      changeId,
+      image: newImage,
+      summary: 'Upgrade api-gateway to 2.5.0',
+    });
 
     const first = await runAsActivity(() => k8s.startRollout(rollout));
     assert.equal(first.attempts, 1);
@@ -129,13 +137,13 @@ void describe('Kubernetes activities: rolling', () => {
     const progress = first.heartbeats as WaitProgress[];
     assert.ok(
       progress.some(
-        (h) => h.step === 'rollout' && h.message.startsWith('production/api-gateway: '),
+        (h) => h.step === 'rollout' && h.message.startsWith(`${namespace}/api-gateway: `),
       ),
     );
     assert.ok(progress.every((h) => h.startedAt === progress[0]?.startedAt));
 
     const live = await apps.readNamespacedDeployment({
-      namespace: 'production',
+      namespace,
       name: 'api-gateway',
     });
     assert.equal(live.status?.availableReplicas, 3);
@@ -148,10 +156,10 @@ void describe('Kubernetes activities: rolling', () => {
     const again = await runAsActivity(() => k8s.startRollout(rollout));
     assert.equal(again.result.revision, 2);
     assert.equal(again.result.previousRevision, 1, 'a repeat still knows the revision before');
-    assert.equal((await replicaSetsOf(apps, 'production', 'api-gateway')).length, 2);
+    assert.equal((await replicaSetsOf(apps, namespace, 'api-gateway')).length, 2);
 
     const history = await k8s.rolloutHistory({
-      namespace: 'production',
+      namespace,
       deployment: 'api-gateway',
     });
     assert.deepEqual(
@@ -165,10 +173,10 @@ void describe('Kubernetes activities: rolling', () => {
   });
 
   void it('rolls back with kubectl undo semantics, once however often it is asked', async (t) => {
-    const { kubeConfig, apps } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const changeId = uniqueChangeId('CHG');
-    const rollout = plan({ changeId, image: newImage });
+    const rollout = plan({ namespace, changeId, image: newImage });
     const before = (await k8s.checkRollbackReadiness(rollout)).current;
     const done = await k8s.startRollout(rollout);
 
@@ -178,7 +186,7 @@ void describe('Kubernetes activities: rolling', () => {
     assert.equal(back.result.revision, 3, 'undo makes a new revision from the old template');
 
     const live = await apps.readNamespacedDeployment({
-      namespace: 'production',
+      namespace,
       name: 'api-gateway',
     });
     assert.equal(live.spec?.template?.metadata?.labels?.['pod-template-hash'], undefined);
@@ -188,7 +196,7 @@ void describe('Kubernetes activities: rolling', () => {
     assert.equal(again.result.revision, 3);
     assert.match(again.result.message, /already rolled back/);
     const history = await k8s.rolloutHistory({
-      namespace: 'production',
+      namespace,
       deployment: 'api-gateway',
     });
     assert.deepEqual(
@@ -202,7 +210,7 @@ void describe('Kubernetes activities: rolling', () => {
   });
 
   void it('restarts the deployment for a config-only change, once', async (t) => {
-    const { kubeConfig, apps, core } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps, core } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const changeId = uniqueChangeId('CHG');
     const manifests = [
@@ -213,7 +221,7 @@ void describe('Kubernetes activities: rolling', () => {
         data: { timeout: '30s' },
       },
     ];
-    const rollout = plan({ changeId, manifests });
+    const rollout = plan({ namespace, changeId, manifests });
     const dry = await k8s.dryRunRollout(rollout);
     assert.deepEqual(dry.objects, ['ConfigMap/gateway-config']);
 
@@ -222,15 +230,15 @@ void describe('Kubernetes activities: rolling', () => {
     assert.equal(first.revision, 2);
     const second = await k8s.startRollout(rollout);
     assert.equal(second.revision, 2, 'a retry does not restart again');
-    assert.equal((await replicaSetsOf(apps, 'production', 'api-gateway')).length, 2);
+    assert.equal((await replicaSetsOf(apps, namespace, 'api-gateway')).length, 2);
 
     const live = await apps.readNamespacedDeployment({
-      namespace: 'production',
+      namespace,
       name: 'api-gateway',
     });
     assert.equal(live.spec?.template?.metadata?.annotations?.[Annotation.restartedAt], changeId);
     const config = await core.readNamespacedConfigMap({
-      namespace: 'production',
+      namespace,
       name: 'gateway-config',
     });
     assert.equal(config.data?.timeout, '30s');
@@ -238,7 +246,7 @@ void describe('Kubernetes activities: rolling', () => {
   });
 
   void it('applies a deployment manifest server-side without an extra restart', async (t) => {
-    const { kubeConfig, apps } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const changeId = uniqueChangeId('CHG');
     const manifests = [
@@ -255,30 +263,34 @@ void describe('Kubernetes activities: rolling', () => {
         },
       },
     ];
-    const result = await k8s.startRollout(plan({ changeId, manifests }));
+    const result = await k8s.startRollout(plan({ namespace, changeId, manifests }));
     assert.equal(result.revision, 2);
     assert.equal(result.image, newImage);
     const live = await apps.readNamespacedDeployment({
-      namespace: 'production',
+      namespace,
       name: 'api-gateway',
     });
     assert.equal(live.spec?.template?.metadata?.annotations?.[Annotation.restartedAt], undefined);
-    assert.equal((await replicaSetsOf(apps, 'production', 'api-gateway')).length, 2);
+    assert.equal((await replicaSetsOf(apps, namespace, 'api-gateway')).length, 2);
   });
 
   void it('fails a rollout that exceeds its progress deadline, for good, and rolls it back', async (t) => {
-    const { kubeConfig, apps } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     await apps.patchNamespacedDeployment(
       {
-        namespace: 'production',
+        namespace,
         name: 'api-gateway',
         body: { spec: { progressDeadlineSeconds: 1 } },
       },
       mergePatch,
     );
     const changeId = uniqueChangeId('CHG');
-    const rollout = plan({ changeId, image: 'registry.example.com/api-gateway:2.5.0-broken' });
+    const rollout = plan({
+      namespace,
+      changeId,
+      image: 'registry.example.com/api-gateway:2.5.0-broken',
+    });
     // Retried until the controller has seen the new progress deadline.
     const before = (await runAsActivity(() => k8s.checkRollbackReadiness(rollout))).result.current;
 
@@ -297,7 +309,7 @@ void describe('Kubernetes activities: rolling', () => {
     const back = await k8s.rollbackRollout({ plan: rollout, before, reason: 'rollout failed' });
     assert.deepEqual(back.images, { 'api-gateway': gatewayImage });
     const live = await apps.readNamespacedDeployment({
-      namespace: 'production',
+      namespace,
       name: 'api-gateway',
     });
     assert.equal(live.status?.availableReplicas, 3);
@@ -305,9 +317,10 @@ void describe('Kubernetes activities: rolling', () => {
   });
 
   void it('keeps the timeout clock of the first attempt across retries', async (t) => {
-    const { kubeConfig } = await sandboxFor(t);
+    const { namespace, kubeConfig } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const rollout = plan({
+      namespace,
       changeId: uniqueChangeId('CHG'),
       image: 'registry.example.com/api-gateway:2.5.0-broken',
       timeoutMs: 10_000,
@@ -336,13 +349,14 @@ void describe('Kubernetes activities: rolling', () => {
   });
 
   void it('stops waiting when the activity is cancelled', async (t) => {
-    const { kubeConfig } = await sandboxFor(t);
+    const { namespace, kubeConfig } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const env = new MockActivityEnvironment({}, { logger: quietLogger });
     env.on('heartbeat', (details: WaitProgress) => {
       if (details.step === 'rollout') env.cancel();
     });
     const rollout = plan({
+      namespace,
       changeId: uniqueChangeId('CHG'),
       image: 'registry.example.com/api-gateway:2.5.0-broken',
       timeoutMs: 60_000,
@@ -354,25 +368,25 @@ void describe('Kubernetes activities: rolling', () => {
   });
 
   void it('converges under 5xx answers and update conflicts when retried', async (t) => {
-    const { sandbox, kubeConfig, apps } = await sandboxFor(t);
+    const { namespace, faults, kubeConfig, apps } = await faultyNamespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const changeId = uniqueChangeId('CHG');
-    const rollout = plan({ changeId, image: newImage });
+    const rollout = plan({ namespace, changeId, image: newImage });
     const before = (await k8s.checkRollbackReadiness(rollout)).current;
-    sandbox.setFaults({ serverErrorRate: 0.25, conflictOnUpdate: 0.5 });
+    faults.setFaults({ serverErrorRate: 0.25, conflictOnUpdate: 0.5 });
 
     const started = await runAsActivity(() => k8s.startRollout(rollout));
     const back = await runAsActivity(() =>
       k8s.rollbackRollout({ plan: rollout, rollout: started.result, before, reason: 'test' }),
     );
-    sandbox.setFaults({ serverErrorRate: 0, conflictOnUpdate: 0 });
+    faults.setFaults({ serverErrorRate: 0, conflictOnUpdate: 0 });
 
     assert.ok(started.attempts + back.attempts > 2, 'faults made some attempts fail');
     assert.equal(started.result.previousRevision, 1);
     assert.equal(started.result.revision, 2);
     assert.deepEqual(back.result.images, { 'api-gateway': gatewayImage });
     const history = await k8s.rolloutHistory({
-      namespace: 'production',
+      namespace,
       deployment: 'api-gateway',
     });
     assert.deepEqual(
@@ -380,16 +394,16 @@ void describe('Kubernetes activities: rolling', () => {
       [2, 3],
       'one new ReplicaSet for the rollout, the old one revived for the rollback',
     );
-    assert.equal((await replicaSetsOf(apps, 'production', 'api-gateway')).length, 2);
+    assert.equal((await replicaSetsOf(apps, namespace, 'api-gateway')).length, 2);
   });
 
   void it('does not retry a request the API server refuses', async (t) => {
-    const { kubeConfig } = await sandboxFor(t);
+    const { namespace, kubeConfig } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     await assert.rejects(
       runAsActivity(() =>
         k8s.startRollout(
-          plan({ changeId: uniqueChangeId(), deployment: 'payments', image: newImage }),
+          plan({ namespace, changeId: uniqueChangeId(), deployment: 'payments', image: newImage }),
         ),
       ),
       (error: unknown) => {
@@ -404,26 +418,28 @@ void describe('Kubernetes activities: rolling', () => {
   });
 
   void it('refuses a plan with neither an image nor manifests before writing anything', async (t) => {
-    const { kubeConfig, apps } = await sandboxFor(t);
+    const { namespace, kubeConfig, apps } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
-    const failure = await failureOf(() => k8s.startRollout(plan({ changeId: uniqueChangeId() })));
+    const failure = await failureOf(() =>
+      k8s.startRollout(plan({ namespace, changeId: uniqueChangeId() })),
+    );
     assert.equal(failure.type, FailureType.InvalidRequest);
     assert.equal(failure.nonRetryable, true);
     const live = await apps.readNamespacedDeployment({
-      namespace: 'production',
+      namespace,
       name: 'api-gateway',
     });
     assert.equal(live.metadata?.annotations?.[Annotation.changeId], undefined);
   });
 
   void it('reports recent events for the deployment, oldest first', async (t) => {
-    const { kubeConfig } = await sandboxFor(t);
+    const { namespace, kubeConfig } = await namespaceFor(t);
     const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
     const since = Date.now() - 1_000;
-    await k8s.startRollout(plan({ changeId: uniqueChangeId('CHG'), image: newImage }));
+    await k8s.startRollout(plan({ namespace, changeId: uniqueChangeId('CHG'), image: newImage }));
 
     const events = await k8s.recentEvents({
-      namespace: 'production',
+      namespace,
       sinceMs: since,
       names: ['api-gateway'],
     });
@@ -438,7 +454,7 @@ void describe('Kubernetes activities: rolling', () => {
       [...times].sort((a, b) => a - b),
     );
 
-    const later = await k8s.recentEvents({ namespace: 'production', sinceMs: Date.now() + 60_000 });
+    const later = await k8s.recentEvents({ namespace, sinceMs: Date.now() + 60_000 });
     assert.deepEqual(later, []);
   });
 });

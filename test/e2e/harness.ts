@@ -78,14 +78,14 @@ export async function writePolicy(dir: string): Promise<string> {
 export interface RequestOptions {
   id: string;
   service: 'api-gateway' | 'auth-service';
-  /** The image tag; `-erroring` makes the sandbox answer about 8% with 5xx. */
+  /** The image tag; `-erroring` makes the simulator answer about 8% with 5xx. */
   tag: string;
   type?: 'normal' | 'emergency';
   watch?: string;
   requestedBy?: string;
 }
 
-/** A rolling change to a seeded sandbox deployment, watched for its error rate. */
+/** A rolling change to a seeded deployment of the local cluster, watched for its error rate. */
 export function changeRequest(o: RequestOptions): Record<string, unknown> {
   const errorRate =
     `sum(rate(http_requests_total{service="${o.service}",code=~"5.."}[10s])) / ` +

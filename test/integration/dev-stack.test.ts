@@ -5,8 +5,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { request } from 'node:https';
+import { AppsV1Api } from '@kubernetes/client-node';
 import { Connection } from '@temporalio/client';
-import { parse as parseYaml } from 'yaml';
+import { loadKubeConfig } from '../../activities/kubernetes/kubeconfig';
 import {
   acquireDevStackLock,
   DevStackRunningError,
@@ -33,6 +35,19 @@ async function answers(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Whether anything answers TLS at this https address (certificate unchecked). */
+function httpsAnswers(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { rejectUnauthorized: false, timeout: 1_000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
 }
 
 /** `export KEY=value` lines back into a record (values here need no shell quoting). */
@@ -114,36 +129,32 @@ describe('dev stack', () => {
     assert.equal(ui.status, 200);
   });
 
-  it('serves the sandbox cluster at the kubeconfig address', async () => {
+  it('serves the local cluster at the kubeconfig address, seeded', async () => {
     assert.ok(stack);
-    const kubeconfig = parseYaml(await readFile(stack.env.KUBECONFIG ?? '', 'utf8')) as {
-      clusters: { cluster: { server: string } }[];
-      users: { user: { token?: string } }[];
-    };
-    const server = kubeconfig.clusters[0]?.cluster.server ?? '';
-    assert.match(server, /^http:\/\/127\.0\.0\.1:\d+$/);
-    const token = kubeconfig.users[0]?.user.token;
-    const response = await fetch(`${server}/apis/apps/v1/namespaces/production/deployments`, {
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-    });
-    assert.equal(response.status, 200);
-    const list = (await response.json()) as { items: { metadata: { name: string } }[] };
-    assert.ok(list.items.some((d) => d.metadata.name === 'api-gateway'));
+    const kubeConfig = loadKubeConfig({ path: stack.env.KUBECONFIG ?? '' });
+    assert.match(kubeConfig.getCurrentCluster()?.server ?? '', /^https:\/\/127\.0\.0\.1:\d+$/);
+    const apps = kubeConfig.makeApiClient(AppsV1Api);
+    const list = await apps.listNamespacedDeployment({ namespace: 'production' });
+    assert.deepEqual(list.items.map((d) => [d.metadata?.name, d.status?.readyReplicas]).sort(), [
+      ['api-gateway', 3],
+      ['auth-service', 2],
+    ]);
   });
 
-  it('has Prometheus scraping the sandbox', async () => {
+  it('has Prometheus scraping the simulator, which sees the seeded services', async () => {
     assert.ok(stack);
-    const kubeconfig = parseYaml(await readFile(stack.env.KUBECONFIG ?? '', 'utf8')) as {
-      clusters: { cluster: { server: string } }[];
-    };
-    const sandboxUrl = kubeconfig.clusters[0]?.cluster.server;
     const response = await fetch(`${stack.env.PROMETHEUS_URL}/api/v1/targets?state=active`);
     const body = (await response.json()) as {
       data: { activeTargets: { scrapeUrl: string; health: string }[] };
     };
-    assert.deepEqual(
-      body.data.activeTargets.map((t) => [t.scrapeUrl, t.health]),
-      [[`${sandboxUrl}/metrics`, 'up']],
+    const targets = body.data.activeTargets.map((t) => [t.scrapeUrl, t.health]);
+    assert.equal(targets.length, 1);
+    assert.match(targets[0]?.[0] ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    assert.equal(targets[0]?.[1], 'up');
+    const metrics = await (await fetch(targets[0]?.[0] ?? '')).text();
+    assert.match(
+      metrics,
+      /^http_requests_total\{service="api-gateway",namespace="production",code="200"\} \d+$/m,
     );
   });
 
@@ -162,7 +173,19 @@ describe('dev stack', () => {
   it('stops every part and leaves no process, lock or env file behind', async () => {
     assert.ok(stack);
     const pids = Object.values(lock.children);
-    assert.equal(pids.length, 2, 'Temporal and the worker are recorded in the lock');
+    assert.deepEqual(
+      Object.keys(lock.children).sort(),
+      [
+        'etcd',
+        'kube-apiserver',
+        'kube-controller-manager',
+        'kube-scheduler',
+        'kwok',
+        'temporal',
+        'worker',
+      ],
+      'Temporal, the worker and the cluster are recorded in the lock',
+    );
     const running = stack;
     const started = Date.now();
     await running.stop();
@@ -174,7 +197,8 @@ describe('dev stack', () => {
     assert.equal(await answers(running.uiUrl), false);
     const kubeconfig = await readFile(running.env.KUBECONFIG ?? '', 'utf8');
     const server = /server: (\S+)/.exec(kubeconfig)?.[1] ?? '';
-    assert.equal(await answers(`${server}/version`), false);
+    assert.match(server, /^https:/);
+    assert.equal(await httpsAnswers(`${server}/version`), false);
     assert.ok(stopMs < 30_000, `stopped in ${stopMs} ms`);
     stack = undefined;
   });

@@ -13,9 +13,11 @@ import (
 )
 
 func main() {
-	// controller-runtime's own metrics listener (:8080 on all interfaces) has no velero flag; "0" turns it off.
-	metricsserver.DefaultBindAddress = "0"
 	defer klog.Flush()
+	// Velero's controller manager would serve its metrics on :8080 of every interface, so a
+	// second server on the machine (the dev stack beside the tests) could not start; its own
+	// metrics stay on --metrics-address.
+	metricsserver.DefaultBindAddress = "0"
 	err := velero.NewCommand(filepath.Base(os.Args[0])).Execute()
 	cmd.CheckError(err)
 }
