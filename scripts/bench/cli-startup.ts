@@ -14,6 +14,7 @@ import { statusQuery } from '../../workflows/messages';
 import { createFakeActivities, testRequest } from '../../test/helpers/fakes';
 import { createDevServerEnv, workflowBundle } from '../../test/helpers/temporal';
 import { ensureCli } from '../build.mjs';
+import { percentile } from './stats';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const workflowsPath = join(projectRoot, 'workflows', 'index.ts');
@@ -32,10 +33,6 @@ function timeOnce(command: string, args: string[], env: NodeJS.ProcessEnv): Prom
       else reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`));
     });
   });
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 await ensureCli();

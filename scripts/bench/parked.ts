@@ -11,14 +11,11 @@ import { projectRoot } from '../../src/stack/tools';
 import { approveUpdate, statusQuery } from '../../workflows/messages';
 import { createFakeActivities, testRequest } from '../../test/helpers/fakes';
 import { createDevServerEnv, workflowBundle } from '../../test/helpers/temporal';
+import { inBatches, percentile } from './stats';
 
 const sizes = (process.env.BENCH_PARKED ?? '1000,5000').split(',').map(Number);
 const SAMPLE = Number(process.env.BENCH_APPROVALS ?? 200);
 const workflowsPath = join(projectRoot, 'workflows', 'index.ts');
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 const mib = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MiB`;
 
@@ -46,26 +43,15 @@ for (const size of sizes) {
       const prefix = `PARK${size}`;
       const ids = Array.from({ length: size }, (_, i) => `${prefix}-${i + 1}`);
       const started = Date.now();
-      const handles = [];
-      for (let i = 0; i < ids.length; i += 50) {
-        handles.push(
-          ...(await Promise.all(
-            ids
-              .slice(i, i + 50)
-              .map((id) => startChange(env.client, testRequest(id), { taskQueue })),
-          )),
-        );
-      }
+      const handles = await inBatches(ids, 50, (id) =>
+        startChange(env.client, testRequest(id), { taskQueue }),
+      );
       // Parked: every change has run its first workflow task and waits for approvals.
-      for (let i = 0; i < handles.length; i += 50) {
-        await Promise.all(
-          handles.slice(i, i + 50).map(async (h) => {
-            while ((await h.query(statusQuery)).state !== 'awaiting-approval') {
-              await new Promise((r) => setTimeout(r, 100));
-            }
-          }),
-        );
-      }
+      await inBatches(handles, 50, async (h) => {
+        while ((await h.query(statusQuery)).state !== 'awaiting-approval') {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      });
       const rate = size / ((Date.now() - started) / 1000);
       const rss = process.memoryUsage().rss;
       const cached = worker.getStatus().numCachedWorkflows;

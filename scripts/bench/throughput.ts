@@ -13,13 +13,10 @@ import { approveUpdate, statusQuery } from '../../workflows/messages';
 import { createFakeActivities } from '../../test/helpers/fakes';
 import { serviceRequest } from '../../test/helpers/planned-run';
 import { createDevServerEnv, workflowBundle } from '../../test/helpers/temporal';
+import { inBatches } from './stats';
 
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 40);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10);
-
-async function inBatches<T>(items: T[], size: number, run: (item: T) => Promise<void>) {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(run));
-}
 
 const env = await createDevServerEnv();
 try {
