@@ -121,7 +121,13 @@ void describe('Kubernetes activities: blue/green', () => {
     );
     assert.deepEqual(back.result.images, { 'api-gateway': gatewayImage });
     assert.deepEqual(await selectorOf(core, namespace), { app: 'api-gateway' });
-    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-green')), [0, 0]);
+    // The deployment controller reports the scale-down asynchronously: read until it has.
+    let greenReplicas = replicas(await deployment(apps, namespace, 'api-gateway-green'));
+    for (let i = 0; i < 100 && greenReplicas[1] !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      greenReplicas = replicas(await deployment(apps, namespace, 'api-gateway-green'));
+    }
+    assert.deepEqual(greenReplicas, [0, 0]);
     assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [3, 3]);
   });
 
