@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import { FailureType } from '../src/core/errors';
 import type { RefusedAttempt } from '../src/core/lifecycle/status';
 import { quorumStatus, type ApprovalRecord, type Verdict } from '../src/core/policy/approvals';
-import { refusal } from './failures';
+import { notReady, refusal } from './failures';
 import type { ApprovalInput, MessageAck, RejectionInput } from './messages';
 import { now, type ChangeRecord } from './record';
 
@@ -73,8 +73,7 @@ export class ApprovalAnswers {
   }
 
   validateApproval(input: ApprovalInput): void {
-    const verdict = this.rules.mayApprove(input.actor);
-    if (!verdict.ok) throw refusal(verdict.reason);
+    refuseUnless(this.rules.mayApprove(input.actor));
   }
 
   validateRejection(input: RejectionInput): void {
@@ -85,7 +84,12 @@ export class ApprovalAnswers {
         nonRetryable: true,
       });
     }
-    const verdict = this.rules.mayReject(input.actor);
-    if (!verdict.ok) throw refusal(verdict.reason);
+    refuseUnless(this.rules.mayReject(input.actor));
   }
+}
+
+/** A validator's answer to a verdict: refused, or (policy still loading) not ready yet. */
+function refuseUnless(verdict: Verdict): void {
+  if (verdict.ok) return;
+  throw verdict.notReady ? notReady(verdict.reason) : refusal(verdict.reason);
 }

@@ -32,10 +32,26 @@ export function rootMessage(err: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Why a change refuses every decision until its policy is loaded: the moment, not the person. */
+export const policyLoading = {
+  ok: false,
+  reason: 'the change is still loading its policy; try again in a moment',
+  notReady: true,
+} as const;
+
 /** How a refused message is refused to an update's caller: never retried, reason as message. */
 export function refusal(reason: string): ApplicationFailure {
   return ApplicationFailure.create({
     type: FailureType.Refused,
+    message: reason,
+    nonRetryable: true,
+  });
+}
+
+/** How a validator answers before the change can decide: the CLI sends the same message again. */
+export function notReady(reason: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.NotReady,
     message: reason,
     nonRetryable: true,
   });

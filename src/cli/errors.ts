@@ -95,11 +95,21 @@ function changeIdOfWorkflow(workflowId: string): string {
   return workflowId.replace(/^change-/, '');
 }
 
-function refusalOf(err: unknown): ApplicationFailure | undefined {
+/** The validator's failure behind a refused update, when it is of `type`. */
+function updateFailureOf(err: unknown, type: FailureType): ApplicationFailure | undefined {
   if (isClientError(err, 'WorkflowUpdateFailedError') && err.cause instanceof ApplicationFailure) {
-    return err.cause.type === FailureType.Refused ? err.cause : undefined;
+    return err.cause.type === type ? err.cause : undefined;
   }
   return undefined;
+}
+
+function refusalOf(err: unknown): ApplicationFailure | undefined {
+  return updateFailureOf(err, FailureType.Refused);
+}
+
+/** The reason, when an update was turned away only because the change is not ready yet. */
+export function isNotReady(err: unknown): string | undefined {
+  return updateFailureOf(err, FailureType.NotReady)?.message;
 }
 
 export function isUnavailable(err: unknown): boolean {

@@ -9,6 +9,8 @@ export const FailureType = {
   InvalidPolicy: 'ERR_INVALID_POLICY',
   /** An approval, rejection or documentation was refused; the message says why. */
   Refused: 'ERR_REFUSED',
+  /** The change cannot answer yet (it is still loading its policy); the same message will do shortly. */
+  NotReady: 'ERR_NOT_READY',
   /** The Kubernetes API answered 4xx: the request itself is wrong. */
   KubernetesRejected: 'ERR_KUBERNETES_REJECTED',
   /** The Kubernetes API answered 5xx, 409 or 429, or could not be reached: retried. */

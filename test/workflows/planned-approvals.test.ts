@@ -16,7 +16,7 @@ import {
 } from '../../workflows/messages';
 import { createFakeActivities, testRequest, type ChangeActivities } from '../helpers/fakes';
 import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
-import { changeWorker, waitForStatus as pollStatus } from '../helpers/planned-run';
+import { changeWorker, createHold, waitForStatus as pollStatus } from '../helpers/planned-run';
 
 const HOUR_MS = 3_600_000;
 
@@ -86,6 +86,44 @@ describe('planned change: approvals', () => {
     const worker = await changeWorker(env, title, activities);
     return await worker.runUntil(() => body(worker.options.taskQueue));
   }
+
+  it('answers "not ready" (not a refusal) to an approval sent before its policy is loaded', async (t) => {
+    const fakes = createFakeActivities(env.client);
+    const hold = createHold();
+    const activities = {
+      ...fakes.activities,
+      loadPolicy: async () => {
+        await hold.hold();
+        return await fakes.activities.loadPolicy();
+      },
+    };
+    const id = uniqueChangeId('RDY');
+    const status = await withWorker(t.name, activities, async (taskQueue) => {
+      const handle = await startChange(env.client, testRequest(id), { taskQueue });
+      await hold.entered;
+      await assert.rejects(
+        handle.executeUpdate(approveUpdate, { args: [{ actor: 'dave' }] }),
+        (err: unknown) => {
+          assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+          assert.ok(err.cause instanceof ApplicationFailure);
+          assert.equal(err.cause.type, FailureType.NotReady);
+          assert.match(err.cause.message, /still loading its policy/);
+          return true;
+        },
+      );
+      hold.release();
+      await inState(handle, 'awaiting-approval');
+      const ack = await handle.executeUpdate(approveUpdate, { args: [{ actor: 'dave' }] });
+      assert.equal(ack.state, 'awaiting-approval');
+      await handle.cancel();
+      return await handle.query(statusQuery);
+    });
+    assert.deepEqual(
+      status.approvals.received.map((a) => a.by),
+      ['dave'],
+    );
+    assert.deepEqual(status.approvals.refused, [], 'waiting for the policy is no refusal');
+  });
 
   it('ends rejected when an approver rejects by update, before anything is rolled out', async (t) => {
     const fakes = createFakeActivities(env.client);

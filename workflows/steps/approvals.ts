@@ -5,20 +5,14 @@ import {
   checkRejection,
   quorumStatus,
   requiredApprovals,
-  type Verdict,
 } from '../../src/core/policy/approvals';
 import type { Policy } from '../../src/core/policy/schema';
 import { approvalSummary, type ApprovalRules } from '../approvals';
-import { endChange } from '../failures';
+import { endChange, policyLoading } from '../failures';
 import { notify } from '../notify';
 import type { Run } from '../profile';
 import type { ChangeRecord } from '../record';
 import { approvalNeededText, approvalReminderText } from '../../src/core/lifecycle/messages';
-
-const loadingPolicy: Verdict = {
-  ok: false,
-  reason: 'the change is still loading its policy; try again in a moment',
-};
 
 /** The decision, once made: approvals complete, rejected, or the change moved on or ended. */
 function decidedAlready(record: ChangeRecord): string | undefined {
@@ -44,11 +38,11 @@ export function plannedApprovalRules(record: ChangeRecord): ApprovalRules {
             by,
             decidedAlready(record),
           )
-        : loadingPolicy,
+        : policyLoading,
     mayReject: (by) =>
       record.policy
         ? checkRejection(record.policy, record.request, by, decidedAlready(record))
-        : loadingPolicy,
+        : policyLoading,
     // The status shows what is still missing as soon as an approval lands, not when the
     // approval loop next wakes (which is only at quorum, a reminder or expiry).
     onApproved: () => {

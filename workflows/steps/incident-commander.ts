@@ -7,7 +7,7 @@ import {
 } from '../../src/core/policy/approvals';
 import type { Policy } from '../../src/core/policy/schema';
 import type { ApprovalRules } from '../approvals';
-import { endChange } from '../failures';
+import { endChange, policyLoading } from '../failures';
 import { notify } from '../notify';
 import type { Run } from '../profile';
 import type { ChangeRecord } from '../record';
@@ -30,7 +30,7 @@ export function incidentCommanderRules(record: ChangeRecord): ApprovalRules {
   const mayApprove = (by: string): Verdict =>
     record.policy
       ? checkIncidentCommanderApproval(record.policy, record.request, by, icDecision())
-      : { ok: false, reason: 'the change is still loading its policy; try again in a moment' };
+      : policyLoading;
   return {
     mayApprove,
     mayReject: (by) => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { approveUpdate } from '../../../workflows/messages';
 import type { CliContext } from '../context';
+import { executeWhenReady } from '../updates';
 import { changeIdArgument, parseInput, requiredText } from '../input';
 import { printAck } from './ack';
 
@@ -20,8 +21,9 @@ export function approveCommand(program: Command, ctx: CliContext): void {
       const input = parseInput(approveInput, { id, ...raw });
       const actor = ctx.user;
       const { handle } = await ctx.runningChange(input.id);
-      const ack = await handle.executeUpdate(approveUpdate, {
-        args: [{ actor, ...(input.comment ? { comment: input.comment } : {}) }],
+      const ack = await executeWhenReady(input.id, handle, approveUpdate, {
+        actor,
+        ...(input.comment ? { comment: input.comment } : {}),
       });
       printAck(ctx, input.id, `approved by ${actor}`, ack);
     });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { documentUpdate } from '../../../workflows/messages';
 import type { CliContext } from '../context';
+import { executeWhenReady } from '../updates';
 import { changeIdArgument, parseInput, requiredText } from '../input';
 import { printAck } from './ack';
 
@@ -30,8 +31,11 @@ export function documentCommand(program: Command, ctx: CliContext): void {
       const input = parseInput(documentInput, { id, ...raw });
       const actor = ctx.user;
       const { handle } = await ctx.runningChange(input.id);
-      const ack = await handle.executeUpdate(documentUpdate, {
-        args: [{ actor, rootCause: input.rootCause, changed: input.changed, pir: input.pir }],
+      const ack = await executeWhenReady(input.id, handle, documentUpdate, {
+        actor,
+        rootCause: input.rootCause,
+        changed: input.changed,
+        pir: input.pir,
       });
       printAck(ctx, input.id, `documented by ${actor}`, ack);
     });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { rejectUpdate } from '../../../workflows/messages';
 import type { CliContext } from '../context';
+import { executeWhenReady } from '../updates';
 import { changeIdArgument, parseInput, requiredText } from '../input';
 import { printAck } from './ack';
 
@@ -17,8 +18,9 @@ export function rejectCommand(program: Command, ctx: CliContext): void {
       const input = parseInput(rejectInput, { id, ...raw });
       const actor = ctx.user;
       const { handle } = await ctx.runningChange(input.id);
-      const ack = await handle.executeUpdate(rejectUpdate, {
-        args: [{ actor, reason: input.reason }],
+      const ack = await executeWhenReady(input.id, handle, rejectUpdate, {
+        actor,
+        reason: input.reason,
       });
       printAck(ctx, input.id, `rejected by ${actor}`, ack);
     });

@@ -29,7 +29,8 @@ export interface QuorumStatus {
   summary: string;
 }
 
-export type Verdict = { ok: true } | { ok: false; reason: string };
+/** `notReady`: not a refusal of the person, only of the moment (the policy is not loaded yet). */
+export type Verdict = { ok: true } | { ok: false; reason: string; notReady?: true };
 
 /** What a change needs before it may be scheduled: environment, service teams and risk. */
 export function requiredApprovals(
