@@ -301,6 +301,8 @@ export interface LockActivities {
     changeId: string;
     workflowId: string;
     emergency: boolean;
+    /** Sent back with the grant, so only the lock can grant it (see ServiceLocks). */
+    grantToken?: string;
   }): Promise<void>;
   /** Gives the lock back (or leaves the queue); a lock workflow that is gone is fine. */
   releaseServiceLock(input: {
