@@ -18,7 +18,7 @@ import { CliError, ExitCode } from '../errors';
 import { formatTime, plural, table } from '../format/text';
 import { durationOption, parseInput } from '../input';
 
-const MIN_SCHEDULE_MS = 10_000;
+const MIN_SCHEDULE_MS = 1_000;
 
 const driftInput = z
   .object({
@@ -30,7 +30,7 @@ const driftInput = z
     context: z.string().min(1).optional(),
     strict: z.boolean().default(false),
     schedule: durationOption
-      .refine((ms) => ms >= MIN_SCHEDULE_MS, { error: 'expected an interval of at least 10s' })
+      .refine((ms) => ms >= MIN_SCHEDULE_MS, { error: 'expected an interval of at least 1s' })
       .optional(),
     unschedule: z.boolean().default(false),
     taskQueue: z.string().min(1).optional(),
