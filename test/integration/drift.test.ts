@@ -189,6 +189,48 @@ describe('drift on the local cluster and the Temporal dev server', () => {
     assert.equal(restamped.metadata?.annotations?.[Annotation.runId], 'run-second');
   });
 
+  it('tracks a ConfigMap a change applies the same way, and its edit by hand', async (t: TestContext) => {
+    const ns = await namespaceFor(t);
+    const run = await cliFor(ns);
+    const kubernetes = createKubernetesActivities(ns.kubeConfig, { pollIntervalMs: 200 });
+    const changeId = uniqueChangeId('CHG');
+    const { image: _image, ...plan } = rollout(ns, changeId, 'unused');
+    await asActivityOf('run-config', () =>
+      kubernetes.startRollout({
+        ...plan,
+        manifests: [
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'api-gateway-config' },
+            data: { LOG_LEVEL: 'info' },
+          },
+        ],
+      }),
+    );
+    const clean = await run('drift', '--env', ENV, '--service', 'api-gateway', '--json');
+    expectExit(clean, 0);
+    assert.deepEqual((JSON.parse(clean.stdout) as DriftReport).drifted, []);
+
+    await ns.core.patchNamespacedConfigMap(
+      {
+        namespace: ns.namespace,
+        name: 'api-gateway-config',
+        fieldManager: 'kubectl-edit',
+        body: { data: { LOG_LEVEL: 'debug' } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const drifted = await run('drift', '--env', ENV, '--service', 'api-gateway', '--json');
+    expectExit(drifted, 1);
+    const [object, ...others] = (JSON.parse(drifted.stdout) as DriftReport).drifted;
+    assert.deepEqual(others, []);
+    assert.equal(`${object?.kind}/${object?.name}`, 'ConfigMap/api-gateway-config');
+    assert.equal(object?.changeId, changeId);
+    assert.equal(object?.runId, 'run-config');
+    assert.equal(object?.changedBy[0]?.manager, 'kubectl-edit');
+  });
+
   it('refuses a scope the policy does not have', async (t: TestContext) => {
     const ns = await namespaceFor(t, { seed: false });
     const run = await cliFor(ns);

@@ -7,6 +7,7 @@ import {
   DriftScopeError,
   scopeName,
   type DriftReport,
+  type DriftScope,
   type ObjectDrift,
 } from '../../core/drift/index';
 import { kubeContextOf } from '../../core/policy/scope';
@@ -185,6 +186,32 @@ function printReport(ctx: CliContext, report: DriftReport): void {
   if (report.drifted.length === 0) out.line(`${colors.green('✓')} no drift`);
 }
 
+/**
+ * Reads each environment's namespaces through the kube context the policy names for it (the
+ * kubeconfig's current one when it names none), and merges what they found into one report.
+ */
+async function readAcrossContexts(
+  scope: DriftScope,
+  read: (part: DriftScope, context: string | undefined) => Promise<DriftReport>,
+  contextOf: (environment: string) => string | undefined,
+): Promise<DriftReport> {
+  const groups = new Map<string | undefined, DriftScope['namespaces']>();
+  for (const entry of scope.namespaces) {
+    const context = entry.environment !== undefined ? contextOf(entry.environment) : undefined;
+    groups.set(context, [...(groups.get(context) ?? []), entry]);
+  }
+  const parts = await Promise.all(
+    [...groups].map(([context, namespaces]) => read({ ...scope, namespaces }, context)),
+  );
+  return {
+    scannedAt: parts[0]?.scannedAt ?? new Date().toISOString(),
+    scope,
+    scanned: parts.reduce((n, p) => n + p.scanned, 0),
+    drifted: parts.flatMap((p) => p.drifted),
+    untracked: parts.flatMap((p) => p.untracked),
+  };
+}
+
 export function driftCommand(program: Command, ctx: CliContext): void {
   program
     .command('drift')
@@ -220,9 +247,12 @@ export function driftCommand(program: Command, ctx: CliContext): void {
 
       // Loaded on demand: the Kubernetes client is heavy and only this read needs it.
       const { readClusterDrift } = await import('../kube-reader');
-      const context =
-        input.context ?? (input.env !== undefined ? kubeContextOf(policy, input.env) : undefined);
-      const report = await readClusterDrift({ path: input.kubeconfig, context }, scope);
+      const report = await readAcrossContexts(
+        scope,
+        (part, context) =>
+          readClusterDrift({ path: input.kubeconfig, context: input.context ?? context }, part),
+        (environment) => kubeContextOf(policy, environment),
+      );
       if (ctx.json) ctx.out.json(report);
       else printReport(ctx, report);
       const counted = report.drifted.length + (input.strict ? report.untracked.length : 0);
