@@ -241,9 +241,13 @@ export function driftCommand(program: Command, ctx: CliContext): void {
     .action(async (raw: Record<string, unknown>) => {
       const input = parseInput(driftInput, raw);
       if (input.unschedule) return unschedule(ctx, input);
+      if (input.schedule !== undefined) {
+        // The worker's policy decides the scope when the scan runs; a local one catches typos now.
+        if (input.policy ?? ctx.io.env.CHANGECTL_POLICY) scopeOf(await policyOf(ctx, input), input);
+        return schedule(ctx, input, input.schedule);
+      }
       const policy = await policyOf(ctx, input);
       const scope = scopeOf(policy, input);
-      if (input.schedule !== undefined) return schedule(ctx, input, input.schedule);
 
       // Loaded on demand: the Kubernetes client is heavy and only this read needs it.
       const { readClusterDrift } = await import('../kube-reader');
