@@ -287,12 +287,33 @@ describe('drift on the local cluster and the Temporal dev server', () => {
         '--json',
       );
       expectExit(scheduled, 0);
-      assert.equal((JSON.parse(scheduled.stdout) as { scheduleId: string }).scheduleId, scheduleId);
+      assert.deepEqual(JSON.parse(scheduled.stdout), {
+        scheduleId,
+        every: '2s',
+        taskQueue,
+        updated: false,
+      });
       t.after(() =>
         env.client.schedule
           .getHandle(scheduleId)
           .delete()
           .catch(() => undefined),
+      );
+      const rescheduled = await run(
+        'drift',
+        '--env',
+        ENV,
+        '--kube-namespace',
+        ns.namespace,
+        '--schedule',
+        '2s',
+        '--json',
+      );
+      expectExit(rescheduled, 0);
+      assert.equal(
+        (JSON.parse(rescheduled.stdout) as { updated: boolean }).updated,
+        true,
+        'scheduling the same scope again updates its schedule',
       );
 
       // Clean scans notify nothing.
