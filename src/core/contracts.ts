@@ -5,6 +5,7 @@
  * the same types.
  */
 import type { RolloutStrategy } from './change/request';
+import type { DriftReport, DriftScope } from './drift/index';
 import type { Policy } from './policy/schema';
 
 // ---------------------------------------------------------------- Kubernetes
@@ -270,7 +271,9 @@ export type NotificationKind =
   | 'needs-decision'
   | 'documentation-reminder'
   | 'documentation-escalation'
-  | 'approval-owed';
+  | 'approval-owed'
+  | 'drift-detected'
+  | 'drift-cleared';
 
 export interface Notification {
   kind: NotificationKind;
@@ -288,6 +291,18 @@ export interface NotificationActivities {
 export interface PolicyActivities {
   /** Reads and validates the policy file the worker is configured with. */
   loadPolicy(): Promise<Policy>;
+}
+
+// ---------------------------------------------------------------- Drift
+
+export interface DriftActivities {
+  /** Reads every object in scope and reports those not as their last change left them. */
+  scanDrift(scope: DriftScope): Promise<DriftReport>;
+  /**
+   * The report of the schedule's latest earlier scan that completed, so a scan notifies only
+   * what changed since; undefined when there is none.
+   */
+  previousDriftScan(input: { scheduleId: string }): Promise<DriftReport | undefined>;
 }
 
 // ---------------------------------------------------------------- Per-service lock
