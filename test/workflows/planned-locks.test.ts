@@ -26,6 +26,7 @@ import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
 // uniqueService: lock workflows outlive a test on the shared server.
 import {
   changeWorker,
+  eventsOf,
   uniqueService,
   waitForStatus as pollStatus,
   waitUntil,
@@ -165,6 +166,37 @@ describe('planned change: one change at a time per service', () => {
     assert.deepEqual(
       logs.map((l) => l.changeLog.state),
       ['completed', 'completed'],
+    );
+  });
+
+  it('passes the lock on within 30 s when an admin terminates the change holding it', async (t) => {
+    const service = uniqueService();
+    const first = uniqueChangeId('HELD');
+    const second = uniqueChangeId('NEXT');
+    // The first change is terminated in its watch; the gate lets the fake return afterwards.
+    const firstWatch = gate();
+    const fakes = createFakeActivities(env.client, {
+      watch: async (input) => {
+        if (input.changeId === first) await firstWatch.passed;
+        return watchResult(input, 'passed');
+      },
+    });
+    const waited = await withWorker(t.name, fakes.activities, async (taskQueue) => {
+      const a = await startChange(env.client, changeTo(first, service), { taskQueue });
+      await waitForStatus(a, (s) => s.state === 'watching', 'first change watching');
+      const b = await startChange(env.client, changeTo(second, service), { taskQueue });
+      await waitForLock(service, (s) => s.queue.some((q) => q.changeId === second), 'queued');
+      await a.terminate('stuck; terminated by an admin');
+      firstWatch.open();
+      // 31 s of server time (skipped): the lock's next holder check must have freed it by then.
+      await env.sleep(31_000);
+      const status = await b.query(statusQuery);
+      await b.result();
+      return status;
+    });
+    assert.ok(
+      eventsOf(waited).includes('lock acquired'),
+      `the next change holds the lock 31 s after the termination; it is ${waited.state}`,
     );
   });
 
