@@ -34,7 +34,7 @@ const changeId = z
   })
   .max(MAX_CHANGE_ID_LENGTH, {
     error: (issue) =>
-      `expected at most ${MAX_CHANGE_ID_LENGTH} characters (names of the Velero objects and labels are built from it), got ${String(issue.input).length}`,
+      `expected at most ${MAX_CHANGE_ID_LENGTH} characters (names of the Velero objects and labels are built from it), got ${typeof issue.input === 'string' ? issue.input.length : '?'}`,
   });
 
 const failWhen = z.string().refine((text) => parseComparison(text) !== undefined, {
