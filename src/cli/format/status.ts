@@ -109,16 +109,33 @@ export function timelineLines(entries: TimelineEntry[], colors: Colors): string[
   );
 }
 
+/** The identity fields the workflow adds to the status and its approvals, where present. */
+type IdentityStatus = ChangeStatus & {
+  requestDigest?: string;
+  identityMode?: 'signed' | 'names';
+};
+type IdentityApproval = ChangeStatus['approvals']['received'][number] & {
+  fingerprint?: string;
+  unverified?: true;
+};
+
+/** How an approval was proven: the key that signed it, or UNVERIFIED when only a name was sent. */
+function proofOf(a: IdentityApproval, colors: Colors): string {
+  if (a.unverified) return colors.yellow('UNVERIFIED');
+  return a.fingerprint ? colors.dim(`signed ${a.fingerprint}`) : '';
+}
+
 function approvalLines(status: ChangeStatus, colors: Colors, now: Date): string[] {
   const { approvals } = status;
   const lines = [`approvals     ${approvals.required.summary}`];
   const rows: string[][] = [];
-  for (const a of approvals.received) {
+  for (const a of approvals.received as IdentityApproval[]) {
     rows.push([
       colors.green('✓'),
       a.by,
       formatTimeFrom(a.at, now),
       a.comment ? `"${a.comment}"` : '',
+      proofOf(a, colors),
     ]);
   }
   for (const r of approvals.refused) {
@@ -250,10 +267,18 @@ export function renderStatus(status: ChangeStatus, colors: Colors, now: Date): s
     status.risk === status.riskDeclared
       ? status.risk
       : `${status.risk} (declared ${status.riskDeclared}; raised by ${status.riskRaisedBy.join(', ')})`;
+  const { requestDigest, identityMode } = status as IdentityStatus;
   lines.push(
     ...fields(
       [
         ['type', status.type],
+        ...(requestDigest ? ([['request', requestDigest]] as [string, string][]) : []),
+        ...(identityMode === 'names'
+          ? ([['identity', 'names trusted (identity.mode: names): decisions are UNVERIFIED']] as [
+              string,
+              string,
+            ][])
+          : []),
         ['risk', risk],
         ['environment', `${status.environment} (namespace ${status.namespace})`],
         ['services', status.services.join(', ')],
