@@ -176,6 +176,27 @@ export interface PreparedDecision {
   decision: Decision;
 }
 
+/** How long a decision waits for a change just submitted to answer its first status query. */
+const FIRST_STATUS_WAIT_MS = 10_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The change's status; asked again for a few seconds while the change cannot answer yet (a query
+ * fails until the workflow's first task has run: an approval typed right after submit).
+ */
+async function statusOf(change: ChangeRef): Promise<StatusWithIdentity> {
+  const deadline = Date.now() + FIRST_STATUS_WAIT_MS;
+  for (let delay = 200; ; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      return (await change.handle.query(statusQuery)) as StatusWithIdentity;
+    } catch (err) {
+      if (Date.now() + delay > deadline) throw err;
+      await sleep(delay);
+    }
+  }
+}
+
 /** Looks the running change up, reads its status and builds the decision's payload. */
 export async function prepareDecision(
   ctx: CliContext,
@@ -187,7 +208,7 @@ export async function prepareDecision(
 ): Promise<PreparedDecision> {
   const policy = await policyAtHand(ctx, policyFlag);
   const change = await ctx.runningChange(id);
-  const status = (await change.handle.query(statusQuery)) as StatusWithIdentity;
+  const status = await statusOf(change);
   check?.(status);
   const decision = await buildDecision(
     signerOf(ctx, policy),
