@@ -12,7 +12,7 @@ import type { Policy } from '../core/policy/schema';
 import { loadPolicyFile } from '../load/policy';
 import { statusQuery } from '../../workflows/messages';
 import type { ChangeRef, CliContext } from './context';
-import { CliError, ExitCode } from './errors';
+import { CliError, ExitCode, isUnavailable } from './errors';
 import {
   newStatement,
   ownerOfKey,
@@ -191,7 +191,7 @@ async function statusOf(change: ChangeRef): Promise<StatusWithIdentity> {
     try {
       return (await change.handle.query(statusQuery)) as StatusWithIdentity;
     } catch (err) {
-      if (Date.now() + delay > deadline) throw err;
+      if (isUnavailable(err) || Date.now() + delay > deadline) throw err;
       await sleep(delay);
     }
   }
