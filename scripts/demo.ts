@@ -445,6 +445,9 @@ async function main(): Promise<number> {
 
   console.log(`\nThe stack stays up for exploring: Temporal Web UI ${stack.uiUrl}`);
   console.log(`in another shell: source ${displayPath(stack.envFile)}  (then npx changectl list)`);
+  console.log(
+    `act as a person with their key: CHANGECTL_KEY=${displayPath(join(stack.stateDir, 'keys'))}/<person> npx changectl approve <id>`,
+  );
   console.log('Ctrl-C stops everything');
   return new Promise<number>(() => undefined);
 }
