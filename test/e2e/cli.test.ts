@@ -643,12 +643,14 @@ describe('changectl against the dev stack', () => {
         approved.approvals.received.map((a) => [a.by, a.comment, Boolean(a.fingerprint)]),
         [['bob', 'from the UI form', true]],
       );
-      // The same payload again is a replay: its nonce was used.
+      // The same payload again is a replay: refused, and it counts for nothing.
       const replay = await signal(signed.stdout.trim());
       assert.equal(replay.code, 0, replay.stderr);
-      await statusUntil(id, (s) =>
-        s.approvals.refused.some((r) => r.via === 'signal' && /nonce/.test(r.reason)),
+      const replayed = await statusUntil(
+        id,
+        (s) => s.approvals.refused.filter((r) => r.via === 'signal').length >= 2,
       );
+      assert.equal(replayed.approvals.received.length, 1);
     });
 
     it("refuses at submit a change outside its scope or not its requester's, and the workflow refuses it too", async () => {
@@ -719,7 +721,7 @@ describe('changectl against the dev stack', () => {
       const ended = await statusUntil(id, (s) => s.state === 'rejected');
       assert.equal(ended.backup.name, undefined);
       assert.equal(ended.rollout.result, undefined);
-      assert.match(JSON.stringify(ended.timeline), /namespace production/);
+      assert.match(JSON.stringify([ended.outcome, ended.timeline]), /namespace production/);
     });
 
     it('refuses a standard change that does not fit its template', async () => {
