@@ -13,6 +13,7 @@ import {
 } from '../../src/cli/decision';
 import { checkReviewedDigest, rolloutSubject } from '../../src/cli/commands/approve';
 import { renderStatus } from '../../src/cli/format/status';
+import { changeLogFromStatus, renderChangeLogMarkdown } from '../../src/cli/format/change-log';
 import { colorsFor } from '../../src/cli/output';
 import { requestDigest, type SignedStatement } from '../../src/core/identity/statement';
 import { verifyStatement } from '../../src/core/identity/verify';
@@ -22,7 +23,7 @@ import { loadPolicyFile } from '../../src/load/policy';
 import { projectRoot } from '../../src/stack/tools';
 import { closedPort } from '../helpers/ports';
 import { KeyFolder, type TestKey } from '../helpers/ssh-keys';
-import { awaitingApprovalStatus, captureIo } from './fixtures';
+import { awaitingApprovalStatus, captureIo, rolledBackStatus } from './fixtures';
 
 const requestFile = join(projectRoot, 'examples/normal-rolling.yaml');
 const noColor = colorsFor({ write: () => true, isTTY: false }, {});
@@ -238,6 +239,31 @@ describe('decision payloads', () => {
     );
     assert.ok(text.includes(`signed ${keys.bob.fingerprint}`), text);
     assert.match(text, /✓ +carol .*UNVERIFIED/);
+  });
+
+  it('the Markdown change log names the request digest and the key behind each decision', () => {
+    const log = {
+      ...changeLogFromStatus(rolledBackStatus()),
+      requestDigest: digest,
+      decisions: [
+        {
+          action: 'submit',
+          person: 'alice',
+          at: '2026-12-01T01:00:00.000Z',
+          fingerprint: keys.alice.fingerprint,
+          signed: {},
+        },
+        { action: 'approve', person: 'bob', at: '2026-12-01T01:05:00.000Z' },
+      ],
+    };
+    const md = renderChangeLogMarkdown(log);
+    assert.ok(md.includes(`- **request digest:** ${digest}\n`), md);
+    assert.match(md, /^## Decisions$/m);
+    assert.ok(
+      md.includes(`| submit | alice | 2026-12-01 01:00:00Z | ${keys.alice.fingerprint} |`),
+      md,
+    );
+    assert.match(md, /^\| approve \| bob \| [^|]+ \| UNVERIFIED \|$/m);
   });
 
   describe('submit, checked against the policy at hand before anything starts', () => {

@@ -27,6 +27,28 @@ function mdTable(header: string[], rows: (string | undefined)[][]): string[] {
   ];
 }
 
+/** What the change log carries for identity, read without trusting its presence. */
+interface IdentityLog {
+  requestDigest?: string;
+  decisions?: {
+    action: string;
+    person: string;
+    at: string;
+    fingerprint?: string;
+    signed?: unknown;
+  }[];
+}
+type IdentityApproval = ExportedChangeLog['approvals']['received'][number] & {
+  fingerprint?: string;
+  unverified?: true;
+};
+
+/** The key that proved a decision, or UNVERIFIED when only a name was sent. */
+function proof(entry: { fingerprint?: string; unverified?: true; signed?: unknown }): string {
+  if (entry.unverified || (entry.signed === undefined && !entry.fingerprint)) return 'UNVERIFIED';
+  return entry.fingerprint ?? 'signed';
+}
+
 function item(label: string, value: string | undefined): string {
   return `- **${label}:** ${value ?? '-'}`;
 }
@@ -40,6 +62,9 @@ export function renderChangeLogMarkdown(log: ExportedChangeLog): string {
     item('type', log.emergency ? `${log.type} (emergency)` : log.type),
     item('state', log.state),
     item('risk', log.risk),
+    ...((log as IdentityLog).requestDigest
+      ? [item('request digest', (log as IdentityLog).requestDigest)]
+      : []),
     '',
   );
   out.push('## Change', '');
@@ -62,8 +87,13 @@ export function renderChangeLogMarkdown(log: ExportedChangeLog): string {
   if (log.approvals.received.length > 0) {
     out.push(
       ...mdTable(
-        ['approved by', 'at', 'comment'],
-        log.approvals.received.map((a) => [a.by, formatTime(a.at), a.comment]),
+        ['approved by', 'at', 'comment', 'key'],
+        (log.approvals.received as IdentityApproval[]).map((a) => [
+          a.by,
+          formatTime(a.at),
+          a.comment,
+          proof(a),
+        ]),
       ),
       '',
     );
@@ -77,6 +107,21 @@ export function renderChangeLogMarkdown(log: ExportedChangeLog): string {
       ...mdTable(
         ['by', 'at', 'action', 'reason'],
         log.approvals.refused.map((r) => [r.by, formatTime(r.at), r.action, r.reason]),
+      ),
+      '',
+    );
+  }
+
+  const decisions = (log as IdentityLog).decisions ?? [];
+  if (decisions.length > 0) {
+    out.push(
+      '## Decisions',
+      '',
+      'Each signed statement is in the JSON export; `changectl verify <file> --policy <file>` re-checks them.',
+      '',
+      ...mdTable(
+        ['action', 'by', 'at', 'key'],
+        decisions.map((d) => [d.action, d.person, formatTime(d.at), proof(d)]),
       ),
       '',
     );
