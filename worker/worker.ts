@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import { createDriftActivities } from '../activities/drift';
 import { createKubernetesActivities } from '../activities/kubernetes';
 import { loadKubeConfig } from '../activities/kubernetes/kubeconfig';
 import { createLockActivities } from '../activities/lock';
@@ -10,6 +11,7 @@ import { createPolicyActivities } from '../activities/policy';
 import { createPrometheusActivities } from '../activities/prometheus';
 import { createVeleroActivities } from '../activities/velero';
 import type {
+  DriftActivities,
   KubernetesActivities,
   LockActivities,
   NotificationActivities,
@@ -25,7 +27,8 @@ export type ChangectlActivities = KubernetesActivities &
   PrometheusActivities &
   NotificationActivities &
   PolicyActivities &
-  LockActivities;
+  LockActivities &
+  DriftActivities;
 
 /** The workflows' source; bundled by the worker at start outside production. */
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -60,6 +63,7 @@ export function createActivities(
     ...createNotificationActivities(config.notifications),
     ...createPolicyActivities(config.policyPath),
     ...createLockActivities(client),
+    ...createDriftActivities(kubeConfig, client),
   };
 }
 

@@ -8,9 +8,9 @@ import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { ChangeType } from '../core/change/request';
 import type { ChangeState, ChangeStatus } from '../core/lifecycle/status';
 import type { SignedStatement, Statement, StatementAction } from '../core/identity/statement';
-import type { Policy } from '../core/policy/schema';
+import type { IdentityMode, Policy } from '../core/policy/schema';
 import { loadPolicyFile } from '../load/policy';
-import { statusQuery } from '../../workflows/messages';
+import { statusQuery, type Actor, type Message } from '../../workflows/messages';
 import type { ChangeRef, CliContext } from './context';
 import { CliError, ExitCode, isUnavailable } from './errors';
 import {
@@ -50,21 +50,20 @@ export interface DecisionTarget {
   /** sha256 of the change's canonical request; every statement is bound to it. */
   requestDigest?: string;
   /** How the change's policy identifies people; absent until the change has loaded it. */
-  identityMode?: 'signed' | 'names';
+  identityMode?: IdentityMode;
 }
 
-/** The status fields the workflow adds for identity, read without trusting their presence. */
-export type StatusWithIdentity = ChangeStatus & {
-  requestDigest?: string;
-  identityMode?: 'signed' | 'names';
-};
-
-export function decisionTargetOf(status: StatusWithIdentity): DecisionTarget {
+/**
+ * What a decision needs of the change's status. The digest is read as untrusted: a change whose
+ * worker predates signed decisions answers without one.
+ */
+export function decisionTargetOf(status: ChangeStatus): DecisionTarget {
+  const digest: unknown = status.requestDigest;
   return {
     id: status.id,
     type: status.type,
     state: status.state,
-    ...(typeof status.requestDigest === 'string' ? { requestDigest: status.requestDigest } : {}),
+    ...(typeof digest === 'string' ? { requestDigest: digest } : {}),
     ...(status.identityMode ? { identityMode: status.identityMode } : {}),
   };
 }
@@ -172,7 +171,7 @@ export function signerOf(ctx: CliContext, policy: Policy | undefined): Signer {
 /** A running change, what its status says, and the decision built for it. */
 export interface PreparedDecision {
   change: ChangeRef;
-  status: StatusWithIdentity;
+  status: ChangeStatus;
   decision: Decision;
 }
 
@@ -185,11 +184,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * The change's status; asked again for a few seconds while the change cannot answer yet (a query
  * fails until the workflow's first task has run: an approval typed right after submit).
  */
-async function statusOf(change: ChangeRef): Promise<StatusWithIdentity> {
+async function statusOf(change: ChangeRef): Promise<ChangeStatus> {
   const deadline = Date.now() + FIRST_STATUS_WAIT_MS;
   for (let delay = 200; ; delay = Math.min(delay * 2, 1_000)) {
     try {
-      return (await change.handle.query(statusQuery)) as StatusWithIdentity;
+      return await change.handle.query(statusQuery);
     } catch (err) {
       if (isUnavailable(err) || Date.now() + delay > deadline) throw err;
       await sleep(delay);
@@ -204,7 +203,7 @@ export async function prepareDecision(
   action: DecisionAction,
   args: DecisionArgs,
   policyFlag: unknown,
-  check?: (status: StatusWithIdentity) => void,
+  check?: (status: ChangeStatus) => void,
 ): Promise<PreparedDecision> {
   const policy = await policyAtHand(ctx, policyFlag);
   const change = await ctx.runningChange(id);
@@ -223,22 +222,34 @@ export async function prepareDecision(
  * Sends a decision as an update (approve, reject, document), again while the change is still
  * loading its policy; a refusal comes back at once with its reason (exit 3).
  */
-export function sendDecisionUpdate<Ret, Arg>(
+export function sendDecisionUpdate<Ret, Unsigned extends Actor>(
   prepared: PreparedDecision,
-  update: UpdateDefinition<Ret, [Arg]>,
+  update: UpdateDefinition<Ret, [Message<Unsigned>]>,
 ): Promise<Ret> {
   const { change, decision } = prepared;
-  // The workflow parses every payload itself; the definition's type says only what it accepts.
-  return executeWhenReady(change.id, change.handle, update, decision.payload as unknown as Arg);
+  return executeWhenReady(change.id, change.handle, update, payloadFor<Unsigned>(decision));
 }
 
 /** Sends a decision as a signal (cancel, rollback, extend, reschedule, decide). */
-export async function sendDecisionSignal<Arg>(
+export async function sendDecisionSignal<Unsigned extends Actor>(
   prepared: PreparedDecision,
-  signal: SignalDefinition<[Arg]>,
+  signal: SignalDefinition<[Message<Unsigned>]>,
 ): Promise<void> {
   const { change, decision } = prepared;
-  await change.handle.signal(signal, decision.payload as unknown as Arg);
+  await change.handle.signal(signal, payloadFor<Unsigned>(decision));
+}
+
+/**
+ * The payload as a message of one action. A signed payload is any message's; the named form was
+ * built from that action's own arguments by its command, and the workflow parses both again.
+ */
+function payloadFor<Unsigned extends Actor>(decision: Decision): Message<Unsigned> {
+  const { payload } = decision;
+  return isSigned(payload) ? payload : (payload as unknown as Unsigned);
+}
+
+function isSigned(payload: DecisionPayload): payload is SignedStatement {
+  return typeof payload.signature === 'string' && typeof payload.statement === 'object';
 }
 
 /** `by bob` or `by bob (signed with SHA256:...)`: who a decision went out as. */

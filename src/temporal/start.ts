@@ -44,7 +44,7 @@ export async function startChange(
   options: StartChangeOptions = {},
 ): Promise<WorkflowHandle<ChangeWorkflow>> {
   const { metadata, spec } = request;
-  const input: ChangeInput & { submission?: SignedStatement } = {
+  const input: ChangeInput = {
     request,
     submittedAt: options.submittedAt ?? new Date().toISOString(),
     ...(options.submission ? { submission: options.submission } : {}),

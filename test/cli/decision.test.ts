@@ -247,13 +247,12 @@ describe('decision payloads', () => {
       requestDigest: digest,
       decisions: [
         {
-          action: 'submit',
+          action: 'submit' as const,
           person: 'alice',
           at: '2026-12-01T01:00:00.000Z',
           fingerprint: keys.alice.fingerprint,
-          signed: {},
         },
-        { action: 'approve', person: 'bob', at: '2026-12-01T01:05:00.000Z' },
+        { action: 'approve' as const, person: 'bob', at: '2026-12-01T01:05:00.000Z' },
       ],
     };
     const md = renderChangeLogMarkdown(log);

@@ -33,18 +33,6 @@ import {
   type CliResult,
 } from './harness';
 
-/** The status fields and approval fields that identity adds. */
-type IdentityStatus = Omit<ChangeStatus, 'approvals'> & {
-  requestDigest: string;
-  identityMode?: 'signed' | 'names';
-  approvals: Omit<ChangeStatus['approvals'], 'received'> & {
-    received: (ChangeStatus['approvals']['received'][number] & {
-      fingerprint?: string;
-      unverified?: true;
-    })[];
-  };
-};
-
 /** The real Temporal CLI of .tools, as an approver at a terminal would use it. */
 function temporalCli(
   args: string[],
@@ -85,10 +73,10 @@ describe('changectl against the dev stack', () => {
   /** Runs changectl as a person of the policy, signing with their key. */
   const runAs = (person: string, ...args: string[]) =>
     changectl(args, actingAs(stack!, env, person));
-  const status = async (id: string): Promise<IdentityStatus> => {
+  const status = async (id: string): Promise<ChangeStatus> => {
     const r = await run('status', id, '--json');
     expectExit(r, 0);
-    return JSON.parse(r.stdout) as IdentityStatus;
+    return JSON.parse(r.stdout) as ChangeStatus;
   };
   const list = async (...filters: string[]): Promise<ListedChange[]> => {
     const r = await run('list', '--json', ...filters);
@@ -98,15 +86,13 @@ describe('changectl against the dev stack', () => {
   /** Polls the status in-process (test plumbing; the CLI's own status is asserted elsewhere). */
   const statusUntil = async (
     id: string,
-    done: (s: IdentityStatus) => boolean,
+    done: (s: ChangeStatus) => boolean,
     timeoutMs = 60_000,
-  ): Promise<IdentityStatus> => {
+  ): Promise<ChangeStatus> => {
     const handle = client.workflow.getHandle(`change-${id}`);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const s = (await handle.query(statusQuery).catch(() => undefined)) as
-        | IdentityStatus
-        | undefined;
+      const s = await handle.query(statusQuery).catch(() => undefined);
       if (s && done(s)) return s;
       if (Date.now() > deadline) {
         assert.fail(`${id} stayed ${s?.state}: ${JSON.stringify(s?.timeline.slice(-3))}`);

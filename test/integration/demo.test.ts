@@ -72,7 +72,17 @@ describe('npm run demo -- --exit', () => {
   });
 
   it('prints each command before it runs, through the real CLI', () => {
-    for (const command of ['whoami', 'windows', 'submit', 'approve', 'watch', 'export', 'verify']) {
+    for (const command of [
+      'whoami',
+      'windows',
+      'submit',
+      'approve',
+      'watch',
+      'export',
+      'verify',
+      'drift',
+      'report',
+    ]) {
       assert.match(
         run.output,
         new RegExp(`^\\$ (CHANGECTL_KEY=\\S+ )?changectl ${command}( |$)`, 'm'),

@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { approveUpdate } from '../../../workflows/messages';
+import type { ChangeStatus } from '../../core/lifecycle/status';
 import type { CliContext } from '../context';
-import {
-  actedAs,
-  prepareDecision,
-  sendDecisionUpdate,
-  withPolicyOption,
-  type StatusWithIdentity,
-} from '../decision';
+import { actedAs, prepareDecision, sendDecisionUpdate, withPolicyOption } from '../decision';
 import { CliError, ExitCode } from '../errors';
 import { changeIdArgument, parseInput, requiredText } from '../input';
 import { printAck } from './ack';
@@ -27,7 +22,7 @@ const approveInput = z.object({
 });
 
 /** What the rollout applies, as the change's status and memo say it. */
-export function rolloutSubject(status: StatusWithIdentity, memo: Record<string, unknown>): string {
+export function rolloutSubject(status: ChangeStatus, memo: Record<string, unknown>): string {
   if (status.rollout.image) return `image ${status.rollout.image}`;
   const manifests = memo.manifests;
   if (typeof manifests === 'number') {
@@ -37,18 +32,19 @@ export function rolloutSubject(status: StatusWithIdentity, memo: Record<string, 
 }
 
 /** Refuses (exit 3) when the change is not the one reviewed: its digest does not start so. */
-export function checkReviewedDigest(status: StatusWithIdentity, prefix: string | undefined): void {
+export function checkReviewedDigest(status: ChangeStatus, prefix: string | undefined): void {
   if (prefix === undefined) return;
-  if (!status.requestDigest) {
+  const digest: unknown = status.requestDigest;
+  if (typeof digest !== 'string') {
     throw new CliError(
       ExitCode.Refused,
       `refused: ${status.id}'s status carries no request digest, so it cannot be checked against --digest ${prefix}`,
     );
   }
-  if (!status.requestDigest.startsWith(prefix)) {
+  if (!digest.startsWith(prefix)) {
     throw new CliError(
       ExitCode.Refused,
-      `refused: ${status.id}'s request is ${status.requestDigest}, which does not start with --digest ${prefix}: it is not the change you reviewed`,
+      `refused: ${status.id}'s request is ${digest}, which does not start with --digest ${prefix}: it is not the change you reviewed`,
     );
   }
 }

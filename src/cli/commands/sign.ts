@@ -16,7 +16,7 @@ import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { changeIdArgument, parseInput } from '../input';
 import { newStatement, ownerOfKey, readPublicKey, requireKeyPath, signStatement } from '../signing';
-import { decisionTargetOf, statementActionOf, type StatusWithIdentity } from '../decision';
+import { decisionTargetOf, statementActionOf } from '../decision';
 
 const signInput = z.object({
   action: z.enum(statementActions, {
@@ -120,17 +120,18 @@ export function signCommand(program: Command, ctx: CliContext): void {
       }
       if (!digest) {
         const change = await ctx.change(input.id);
-        const status = (await change.handle.query(statusQuery)) as StatusWithIdentity;
-        if (typeof status.requestDigest !== 'string') {
+        const status = await change.handle.query(statusQuery);
+        const target = decisionTargetOf(status);
+        if (target.requestDigest === undefined) {
           throw new CliError(
             ExitCode.Failed,
             `change ${input.id}'s status carries no request digest: pass --digest <sha256> or --request <file>`,
           );
         }
-        digest = status.requestDigest;
+        digest = target.requestDigest;
         // An emergency change is approved by its incident commander.
         if (statementAction === 'approve' || statementAction === 'ic-approve') {
-          statementAction = statementActionOf('approve', decisionTargetOf(status));
+          statementAction = statementActionOf('approve', target);
         }
       }
 

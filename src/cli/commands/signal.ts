@@ -1,4 +1,5 @@
 import type { SignalDefinition } from '@temporalio/client';
+import type { Actor, Message } from '../../../workflows/messages';
 import type { CliContext } from '../context';
 import {
   actedAs,
@@ -13,10 +14,10 @@ import {
  * looked up first: a missing change is exit 4 and an ended one exit 1, rather than a signal lost
  * in silence. Whether the change accepted it shows in its status (`changectl status`).
  */
-export async function signalDecision<Arg>(
+export async function signalDecision<Unsigned extends Actor>(
   ctx: CliContext,
   id: string,
-  signal: SignalDefinition<[Arg]>,
+  signal: SignalDefinition<[Message<Unsigned>]>,
   action: DecisionAction,
   args: DecisionArgs,
   done: string,

@@ -27,22 +27,6 @@ function mdTable(header: string[], rows: (string | undefined)[][]): string[] {
   ];
 }
 
-/** What the change log carries for identity, read without trusting its presence. */
-interface IdentityLog {
-  requestDigest?: string;
-  decisions?: {
-    action: string;
-    person: string;
-    at: string;
-    fingerprint?: string;
-    signed?: unknown;
-  }[];
-}
-type IdentityApproval = ExportedChangeLog['approvals']['received'][number] & {
-  fingerprint?: string;
-  unverified?: true;
-};
-
 /** The key that proved a decision, or UNVERIFIED when only a name was sent. */
 function proof(entry: { fingerprint?: string; unverified?: true; signed?: unknown }): string {
   if (entry.unverified || (entry.signed === undefined && !entry.fingerprint)) return 'UNVERIFIED';
@@ -62,9 +46,7 @@ export function renderChangeLogMarkdown(log: ExportedChangeLog): string {
     item('type', log.emergency ? `${log.type} (emergency)` : log.type),
     item('state', log.state),
     item('risk', log.risk),
-    ...((log as IdentityLog).requestDigest
-      ? [item('request digest', (log as IdentityLog).requestDigest)]
-      : []),
+    item('request digest', log.requestDigest),
     '',
   );
   out.push('## Change', '');
@@ -88,12 +70,7 @@ export function renderChangeLogMarkdown(log: ExportedChangeLog): string {
     out.push(
       ...mdTable(
         ['approved by', 'at', 'comment', 'key'],
-        (log.approvals.received as IdentityApproval[]).map((a) => [
-          a.by,
-          formatTime(a.at),
-          a.comment,
-          proof(a),
-        ]),
+        log.approvals.received.map((a) => [a.by, formatTime(a.at), a.comment, proof(a)]),
       ),
       '',
     );
@@ -112,7 +89,7 @@ export function renderChangeLogMarkdown(log: ExportedChangeLog): string {
     );
   }
 
-  const decisions = (log as IdentityLog).decisions ?? [];
+  const { decisions } = log;
   if (decisions.length > 0) {
     out.push(
       '## Decisions',

@@ -1,5 +1,6 @@
 import type { ChangeState, ChangeStatus, TimelineEntry } from '../../core/lifecycle/status';
 import { isEndState, isUnsuccessful } from '../../core/lifecycle/status';
+import type { ApprovalRecord } from '../../core/policy/approvals';
 import type { Colors } from '../output';
 import { fields, formatTime, formatTimeFrom, formatValue, plural, table } from './text';
 
@@ -109,18 +110,8 @@ export function timelineLines(entries: TimelineEntry[], colors: Colors): string[
   );
 }
 
-/** The identity fields the workflow adds to the status and its approvals, where present. */
-type IdentityStatus = ChangeStatus & {
-  requestDigest?: string;
-  identityMode?: 'signed' | 'names';
-};
-type IdentityApproval = ChangeStatus['approvals']['received'][number] & {
-  fingerprint?: string;
-  unverified?: true;
-};
-
 /** How an approval was proven: the key that signed it, or UNVERIFIED when only a name was sent. */
-function proofOf(a: IdentityApproval, colors: Colors): string {
+function proofOf(a: ApprovalRecord, colors: Colors): string {
   if (a.unverified) return colors.yellow('UNVERIFIED');
   return a.fingerprint ? colors.dim(`signed ${a.fingerprint}`) : '';
 }
@@ -129,7 +120,7 @@ function approvalLines(status: ChangeStatus, colors: Colors, now: Date): string[
   const { approvals } = status;
   const lines = [`approvals     ${approvals.required.summary}`];
   const rows: string[][] = [];
-  for (const a of approvals.received as IdentityApproval[]) {
+  for (const a of approvals.received) {
     rows.push([
       colors.green('✓'),
       a.by,
@@ -267,7 +258,7 @@ export function renderStatus(status: ChangeStatus, colors: Colors, now: Date): s
     status.risk === status.riskDeclared
       ? status.risk
       : `${status.risk} (declared ${status.riskDeclared}; raised by ${status.riskRaisedBy.join(', ')})`;
-  const { requestDigest, identityMode } = status as IdentityStatus;
+  const { requestDigest, identityMode } = status;
   lines.push(
     ...fields(
       [
