@@ -1,8 +1,10 @@
-// `npm run demo`: starts the local stack and tells changectl's story through the real CLI. A
-// normal change waits for approvals (a self-approval is refused) and for a window that opens
-// about a minute later, then is backed up, rolled out, watched and completed; a second change to
-// an erroring image is rolled back automatically; both change logs are printed. `--exit` stops
-// the stack afterwards (exit 0 only when the story went as told); otherwise it stays up for the UI.
+// `npm run demo`: starts the local stack and tells changectl's story through the real CLI. Each
+// person of the policy acts with their own SSH key (made by the dev stack). A normal change waits
+// for approvals (a self-approval and an approval in another's name are refused) and for a window
+// that opens about a minute later, then is backed up, rolled out, watched and completed; a second
+// change to an erroring image is rolled back automatically; both change logs are printed and the
+// first is verified offline. `--exit` stops the stack afterwards (exit 0 only when the story went
+// as told); otherwise it stays up for the UI.
 import { spawn } from 'node:child_process';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -124,6 +126,13 @@ function cliEnv(stackEnv: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...stackEnv };
 }
 
+/** Who runs a command: the stack's settings, and the key of the person acting, if anyone. */
+interface Actor {
+  env: NodeJS.ProcessEnv;
+  /** `CHANGECTL_KEY=<path>`, printed before the command. */
+  shown?: string;
+}
+
 function quote(arg: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
@@ -131,36 +140,46 @@ function quote(arg: string): string {
 /**
  * Prints `$ changectl ...` and runs the real binary as a user would. On a terminal it shares the
  * terminal (colours, watch's spinner); otherwise its output is passed through line by line.
+ * With `stdoutFile`, its standard output goes to that file instead (`> file`).
  */
-async function changectl(env: NodeJS.ProcessEnv, args: string[]): Promise<number> {
-  console.log(`\n${cyan('$')} ${bold(['changectl', ...args].map(quote).join(' '))}`);
-  const interactive = Boolean(process.stdout.isTTY);
+async function changectl(actor: Actor, args: string[], stdoutFile?: string): Promise<number> {
+  const redirect = stdoutFile ? ` > ${quote(displayPath(stdoutFile))}` : '';
+  const prefix = actor.shown ? `${actor.shown} ` : '';
+  console.log(
+    `\n${cyan('$')} ${bold(`${prefix}${['changectl', ...args].map(quote).join(' ')}${redirect}`)}`,
+  );
+  const interactive = Boolean(process.stdout.isTTY) && !stdoutFile;
   const child = spawn(process.execPath, [join(projectRoot, 'bin', 'changectl.js'), ...args], {
     cwd: projectRoot,
-    env,
+    env: actor.env,
     stdio: interactive ? 'inherit' : ['ignore', 'pipe', 'pipe'],
   });
-  for (const stream of [child.stdout, child.stderr]) {
+  const captured: Buffer[] = [];
+  if (stdoutFile) child.stdout?.on('data', (chunk: Buffer) => captured.push(chunk));
+  for (const stream of stdoutFile ? [child.stderr] : [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => console.log(line));
   }
   const timer = setTimeout(() => child.kill('SIGTERM'), CLI_TIMEOUT_MS);
   try {
-    return await new Promise<number>((resolve, reject) => {
+    const code = await new Promise<number>((resolve, reject) => {
       child.once('error', reject);
-      child.once('close', (code, signal) => resolve(signal ? 128 : (code ?? 1)));
+      child.once('close', (exit, signal) => resolve(signal ? 128 : (exit ?? 1)));
     });
+    if (stdoutFile) await writeFile(stdoutFile, Buffer.concat(captured));
+    return code;
   } finally {
     clearTimeout(timer);
   }
 }
 
 async function expectExit(
-  env: NodeJS.ProcessEnv,
+  actor: Actor,
   args: string[],
   expected: number,
   meaning: string,
+  stdoutFile?: string,
 ): Promise<void> {
-  const code = await changectl(env, args);
+  const code = await changectl(actor, args, stdoutFile);
   if (code !== expected) {
     throw new StoryError(`changectl ${args[0]} exited ${code}; the story expected ${expected}`);
   }
@@ -208,6 +227,16 @@ async function finalState(client: Client, id: string): Promise<ChangeState | und
 
 async function tellStory(stack: DevStack, client: Client, policyPath: string): Promise<void> {
   const env = cliEnv(stack.env);
+  const anyone: Actor = { env };
+  /** The person acting, with the key the dev stack made for them. */
+  const as = (person: string): Actor => {
+    const key = stack.keys[person];
+    if (!key) throw new StoryError(`the dev stack made no key for ${person}`);
+    return {
+      env: { ...env, CHANGECTL_KEY: key.path },
+      shown: `CHANGECTL_KEY=${displayPath(key.path)}`,
+    };
+  };
   const base = Math.floor(Date.now() / 1000);
   const first = `CHG-${base}`;
   const second = `CHG-${base + 1}`;
@@ -216,13 +245,19 @@ async function tellStory(stack: DevStack, client: Client, policyPath: string): P
 
   chapter(1, 'A normal change to production is submitted');
   const opens = await writeDemoPolicy(policyPath, new Date());
+  await stack.refreshPolicy();
   narrate(
     `Alice wants api-gateway 2.5.0 in production. The policy (${displayPath(policyPath)}) allows\n` +
       `production changes only inside the window 'demo-maintenance', which opens at\n` +
       `${opens.toISOString()} (in about ${Math.round((opens.getTime() - Date.now()) / 1000)} s), and asks for two approvers, one from sre.`,
   );
+  narrate(
+    `Everyone acts with their own SSH key (made for this demo in ${displayPath(join(stack.stateDir, 'keys'))});\n` +
+      'the policy lists each public key, and every decision is a statement signed with one.',
+  );
+  await expectExit(as(REQUESTER), ['whoami'], 0, 'the key is alice');
   await expectExit(
-    env,
+    anyone,
     ['windows', '--env', 'production', '--service', SERVICE, '--count', '1'],
     0,
     'the next window',
@@ -235,25 +270,32 @@ async function tellStory(stack: DevStack, client: Client, policyPath: string): P
     'Upgrade api-gateway to v2.5.0',
   );
   await expectExit(
-    env,
+    as(REQUESTER),
     ['submit', displayPath(firstFile), '--as', REQUESTER],
     0,
-    `${first} submitted`,
+    `${first} submitted, signed by alice`,
   );
   await stateReached(client, first, ['awaiting-approval']);
 
   chapter(2, 'Alice tries to approve her own change');
   await expectExit(
-    env,
+    as(REQUESTER),
     ['approve', first, '--as', REQUESTER],
     3,
     'self-approval refused by policy (exit 3)',
+  );
+  narrate("Dave is not in sre; he tries to approve in Bob's name, signing with his own key.");
+  await expectExit(
+    as('dave'),
+    ['approve', first, '--as', 'bob'],
+    3,
+    "approval in another's name refused: the key is dave's (exit 3)",
   );
 
   chapter(3, 'Two approvals arrive');
   for (const approver of APPROVERS) {
     await expectExit(
-      env,
+      as(approver.as),
       ['approve', first, '--as', approver.as, '--comment', approver.comment],
       0,
       `approved by ${approver.as}`,
@@ -262,7 +304,7 @@ async function tellStory(stack: DevStack, client: Client, policyPath: string): P
 
   chapter(4, 'Watch: the window opens, backup, rollout, verification');
   narrate('Ctrl-C leaves the watch; the change goes on in Temporal either way.');
-  await expectExit(env, ['watch', first], 0, `${first} completed`);
+  await expectExit(anyone, ['watch', first], 0, `${first} completed`);
   const firstState = await finalState(client, first);
   if (firstState !== 'completed') throw new StoryError(`${first} ended ${firstState}`);
 
@@ -279,30 +321,50 @@ async function tellStory(stack: DevStack, client: Client, policyPath: string): P
     'Upgrade api-gateway to v2.5.1',
   );
   await expectExit(
-    env,
+    as(REQUESTER),
     ['submit', displayPath(secondFile), '--as', REQUESTER],
     0,
-    `${second} submitted`,
+    `${second} submitted, signed by alice`,
   );
   await stateReached(client, second, ['awaiting-approval']);
   for (const approver of APPROVERS) {
     await expectExit(
-      env,
+      as(approver.as),
       ['approve', second, '--as', approver.as],
       0,
       `approved by ${approver.as}`,
     );
   }
   narrate('watch exits 1 when a change ends unsuccessfully: here that is the expected ending.');
-  await expectExit(env, ['watch', second], 1, `${second} rolled back automatically (exit 1)`);
+  await expectExit(anyone, ['watch', second], 1, `${second} rolled back automatically (exit 1)`);
   const secondState = await finalState(client, second);
   if (secondState !== 'rolled-back') throw new StoryError(`${second} ended ${secondState}`);
 
   chapter(6, 'The change logs');
-  await expectExit(env, ['export', first, '--format', 'md'], 0, `change log of ${first}`);
-  await expectExit(env, ['export', second, '--format', 'md'], 0, `change log of ${second}`);
+  await expectExit(anyone, ['export', first, '--format', 'md'], 0, `change log of ${first}`);
+  await expectExit(anyone, ['export', second, '--format', 'md'], 0, `change log of ${second}`);
 
-  chapter(7, 'Someone edits production by hand');
+  chapter(7, 'An auditor checks the record offline');
+  narrate(
+    'The exported change log carries the request, its digest and every signed decision;\n' +
+      'verify re-checks them against the policy with no access to Temporal.',
+  );
+  const exported = join(stack.stateDir, 'requests', `${first}.changelog.json`);
+  await expectExit(
+    anyone,
+    ['export', first, '--format', 'json'],
+    0,
+    `change log of ${first} exported`,
+    exported,
+  );
+  await expectExit(
+    anyone,
+    ['verify', displayPath(exported), '--policy', displayPath(stack.policyPath)],
+    0,
+    'every signature and the request digest verify',
+  );
+
+  chapter(8, 'Someone edits production by hand');
   narrate(
     'An on-call engineer sets the image with kubectl, outside any change. Every object a change\n' +
       'writes carries its change id, run id and the hash of the spec it left, so drift sees it.',
@@ -341,15 +403,15 @@ async function tellStory(stack: DevStack, client: Client, policyPath: string): P
   }
   narrate('drift exits 1 when an object no longer matches its last change: the expected ending.');
   await expectExit(
-    env,
+    anyone,
     ['drift', '--env', 'production', '--service', SERVICE],
     1,
     'drift found, naming who changed it (exit 1)',
   );
 
-  chapter(8, 'How well do we change?');
+  chapter(9, 'How well do we change?');
   await expectExit(
-    env,
+    anyone,
     ['report', '--env', 'production', '--since', '1d'],
     0,
     'the DORA report of the changes above',
@@ -436,6 +498,9 @@ async function main(): Promise<number> {
 
   console.log(`\nThe stack stays up for exploring: Temporal Web UI ${stack.uiUrl}`);
   console.log(`in another shell: source ${displayPath(stack.envFile)}  (then npx changectl list)`);
+  console.log(
+    `act as a person with their key: CHANGECTL_KEY=${displayPath(join(stack.stateDir, 'keys'))}/<person> npx changectl approve <id>`,
+  );
   console.log('Ctrl-C stops everything');
   return new Promise<number>(() => undefined);
 }

@@ -60,6 +60,24 @@ async function main(): Promise<number> {
   for (const [key, value] of Object.entries(stack.env)) console.log(`  ${key}=${value}`);
   console.log(`\nTemporal Web UI: ${stack.uiUrl}`);
   console.log(`in another shell: source ${envFile}`);
+  const people = Object.entries(stack.keys);
+  if (people.length > 0) {
+    console.log(
+      `\nact as a person of the policy with their key (made for this stack; policy ${displayPath(stack.policyPath)}):`,
+    );
+    const width = Math.max(...people.map(([person]) => person.length));
+    for (const [person, key] of people) {
+      console.log(
+        `  ${person.padEnd(width)}  CHANGECTL_KEY=${displayPath(key.path)} changectl approve <id>`,
+      );
+    }
+    console.log(
+      '  (changectl whoami tells whose key it is; changectl sign prints a signed payload for the UI)',
+    );
+  }
+  if (stack.ownKeys.length > 0) {
+    console.log(`keys of their own in the policy: ${stack.ownKeys.join(', ')}`);
+  }
   console.log(`logs: ${displayPath(stack.stateDir)}/{temporal,worker,prometheus}.log`);
   console.log('Ctrl-C stops everything\n');
   // The stack's signal handlers end the process; until then, its children keep the loop alive.

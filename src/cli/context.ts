@@ -54,6 +54,8 @@ export interface ChangeRef {
   state?: ChangeState;
   /** The workflow execution's own status (RUNNING, COMPLETED, FAILED, TERMINATED, ...). */
   executionStatus: string;
+  /** The memo `submit` set: title, description, and what the rollout applies. */
+  memo: Record<string, unknown>;
 }
 
 /** Who is acting: `--as`, then CHANGECTL_USER, then the OS user. */
@@ -178,6 +180,7 @@ export class CliContext {
       running: description.status.name === 'RUNNING',
       state,
       executionStatus: description.status.name,
+      memo: description.memo ?? {},
     };
   }
 

@@ -5,7 +5,7 @@ import { toFieldIssues, type FieldIssue } from '../core/change/validation';
 import { CliError, ExitCode } from './errors';
 
 /** Positional arguments, named as usage shows them rather than as flags. */
-const POSITIONAL = new Set(['id', 'file', 'action']);
+const POSITIONAL = new Set(['id', 'file', 'action', 'decision']);
 
 function flagName(key: string): string {
   if (POSITIONAL.has(key)) return `<${key}>`;

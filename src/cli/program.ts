@@ -24,6 +24,7 @@ const commandLoaders: Record<string, () => Promise<CommandRegistration>> = {
   rollback: async () => (await import('./commands/rollback')).rollbackCommand,
   extend: async () => (await import('./commands/extend')).extendCommand,
   reschedule: async () => (await import('./commands/reschedule')).rescheduleCommand,
+  decide: async () => (await import('./commands/decide')).decideCommand,
   document: async () => (await import('./commands/document')).documentCommand,
   windows: async () => (await import('./commands/windows')).windowsCommand,
   diagnose: async () => (await import('./commands/diagnose')).diagnoseCommand,

@@ -24,6 +24,7 @@ import { startS3, type S3Server } from './s3';
 import { startVelero, type VeleroServer } from './velero';
 import { loadKubeConfig } from '../../activities/kubernetes/kubeconfig';
 import { DEFAULT_TASK_QUEUE } from '../temporal/start';
+import { provideDevKeys, type DevKey } from './dev-keys';
 import { registerSearchAttributes } from '../temporal/search-attributes';
 import { projectRoot, toolPath } from './tools';
 
@@ -39,7 +40,10 @@ export interface DevStackOptions {
   echoWorker?: boolean;
   /** The Web UI's port; a free one when absent. */
   uiPort?: number;
-  /** Default: CHANGECTL_POLICY, else `<root>/examples/policy.yaml`. */
+  /**
+   * Default: CHANGECTL_POLICY, else `<root>/examples/policy.yaml`. People without keys get one
+   * in `<stateDir>/keys/`, and the stack runs with a copy of the policy that lists them.
+   */
   policyPath?: string;
   taskQueue?: string;
   /** How long to wait for each part to become ready. Default 120 s. */
@@ -55,6 +59,17 @@ export interface DevStack {
   /** The dev.env file (lines `export KEY=value`). */
   envFile: string;
   stateDir: string;
+  /** The policy the worker and the CLI read: the given one, with the generated keys. */
+  policyPath: string;
+  /** The key of each person the stack made one for: `CHANGECTL_KEY=<path>` acts as them. */
+  keys: Record<string, DevKey>;
+  /** People whose own keys the policy lists: the stack cannot act as them. */
+  ownKeys: string[];
+  /**
+   * Copies the given policy again (after it was edited), with the same keys; each change reads
+   * the policy when it starts.
+   */
+  refreshPolicy(): Promise<void>;
   /** Stops everything, in order, and removes the lock and dev.env. Idempotent. */
   stop(): Promise<void>;
 }
@@ -337,16 +352,17 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
   const namespace = 'default';
   const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-  const policyPath = resolve(
+  const sourcePolicyPath = resolve(
     options.policyPath ?? process.env.CHANGECTL_POLICY ?? join(root, 'examples', 'policy.yaml'),
   );
-  if (!existsSync(policyPath)) throw new Error(`policy file not found: ${policyPath}`);
+  if (!existsSync(sourcePolicyPath)) throw new Error(`policy file not found: ${sourcePolicyPath}`);
   const temporalBinary = toolPath('temporal');
 
   await mkdir(stateDir, { recursive: true });
   const lockFile = join(stateDir, 'dev.pid');
   const envFile = join(stateDir, 'dev.env');
   const lock = await acquireDevStackLock(lockFile, envFile, log);
+  const keysDir = join(stateDir, 'keys');
 
   const children: Child[] = [];
   let cluster: LocalCluster | undefined;
@@ -426,6 +442,14 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   };
 
   try {
+    // Keys for the policy's people, before anything starts: a policy that does not parse stops here.
+    const devKeys = await provideDevKeys(sourcePolicyPath, keysDir);
+    const policyPath = devKeys.policyPath;
+    const generated = Object.keys(devKeys.keys);
+    if (generated.length > 0) {
+      log(`keys for ${generated.join(', ')} in ${keysDir}; policy with their keys: ${policyPath}`);
+    }
+
     // Temporal
     const port = await freePort();
     const uiPort = options.uiPort ?? (await freePort());
@@ -548,7 +572,20 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     log(`worker polling task queue ${taskQueue}`);
 
     await writeFile(envFile, devEnvText(env));
-    return { env, uiUrl, envFile, stateDir, stop };
+    const refreshPolicy = async (): Promise<void> => {
+      await provideDevKeys(sourcePolicyPath, keysDir);
+    };
+    return {
+      env,
+      uiUrl,
+      envFile,
+      stateDir,
+      policyPath,
+      keys: devKeys.keys,
+      ownKeys: devKeys.ownKeys,
+      refreshPolicy,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

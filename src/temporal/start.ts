@@ -2,6 +2,7 @@ import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/com
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { changeWorkflowId, type ChangeRequest } from '../core/change/request';
+import type { SignedStatement } from '../core/identity/statement';
 import { ChangeAlreadyExistsError } from './errors';
 import type { ChangeInput, ChangeLog } from '../core/lifecycle/status';
 import {
@@ -13,7 +14,6 @@ import {
   riskLevelKey,
   servicesKey,
 } from '../core/search-attributes';
-import type { SignedStatement } from '../core/identity/statement';
 
 export const DEFAULT_TASK_QUEUE = 'changectl';
 
@@ -27,6 +27,13 @@ export function workflowTypeOf(request: ChangeRequest): 'plannedChange' | 'emerg
   return request.spec.type === 'emergency' ? 'emergencyChange' : 'plannedChange';
 }
 
+export interface StartChangeOptions {
+  taskQueue?: string;
+  submittedAt?: string;
+  /** The requester's signed `submit` statement for this request (public key and signature only). */
+  submission?: SignedStatement;
+}
+
 /**
  * Starts the workflow of a validated change request. Its id is `change-<metadata.id>`, used once
  * ever: a second submission with the same id is refused, even after the first has ended.
@@ -34,7 +41,7 @@ export function workflowTypeOf(request: ChangeRequest): 'plannedChange' | 'emerg
 export async function startChange(
   client: Client,
   request: ChangeRequest,
-  options: { taskQueue?: string; submittedAt?: string; submission?: SignedStatement } = {},
+  options: StartChangeOptions = {},
 ): Promise<WorkflowHandle<ChangeWorkflow>> {
   const { metadata, spec } = request;
   const input: ChangeInput = {
@@ -58,7 +65,13 @@ export async function startChange(
         { key: riskLevelKey, value: spec.risk },
         { key: requestedByKey, value: metadata.requestedBy },
       ],
-      memo: { title: metadata.title, description: spec.description },
+      memo: {
+        title: metadata.title,
+        description: spec.description,
+        ...(spec.rollout.image
+          ? { image: spec.rollout.image }
+          : { manifests: spec.rollout.manifests?.length ?? 0 }),
+      },
       staticSummary: `${metadata.id}: ${metadata.title}`,
       staticDetails: [
         `**${spec.type}** change to ${spec.services.join(', ')} in ${spec.environment}`,

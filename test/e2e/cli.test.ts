@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,11 +8,22 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { startDevStack, type DevStack } from '../../src/stack/devstack';
+import { toolPath } from '../../src/stack/tools';
+import { parseChangeRequest } from '../../src/load/change';
+import {
+  requestDigest,
+  statementBytes,
+  type SignedStatement,
+} from '../../src/core/identity/statement';
+import { newStatement, signStatement } from '../../src/cli/signing';
+import { startChange } from '../../src/temporal/start';
 import type { ChangeLog, ChangeStatus } from '../../src/core/lifecycle/status';
 import { statusQuery } from '../../workflows/messages';
 import { closedPort } from '../helpers/ports';
+import { KeyFolder, sshSign, type TestKey } from '../helpers/ssh-keys';
 import { uniqueChangeId } from '../helpers/temporal';
 import {
+  actingAs,
   changeRequest,
   changectl,
   cliEnv,
@@ -21,9 +33,26 @@ import {
   type CliResult,
 } from './harness';
 
+/** The real Temporal CLI of .tools, as an approver at a terminal would use it. */
+function temporalCli(
+  args: string[],
+  address: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      toolPath('temporal'),
+      [...args, '--address', address, '--namespace', 'default'],
+      { timeout: 60_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
 interface ListedChange {
   id: string;
   state: string;
+  environment: string;
   services: string[];
 }
 
@@ -37,8 +66,14 @@ describe('changectl against the dev stack', () => {
   let dir: string;
   let connection: Connection | undefined;
   let client: Client;
+  let outsiders: KeyFolder | undefined;
+  /** A key no one in the policy has. */
+  let mallory: TestKey;
 
   const run = (...args: string[]) => changectl(args, env);
+  /** Runs changectl as a person of the policy, signing with their key. */
+  const runAs = (person: string, ...args: string[]) =>
+    changectl(args, actingAs(stack!, env, person));
   const status = async (id: string): Promise<ChangeStatus> => {
     const r = await run('status', id, '--json');
     expectExit(r, 0);
@@ -66,9 +101,11 @@ describe('changectl against the dev stack', () => {
       await sleep(250);
     }
   };
+  /** Submits as the request's requester, signed with their key. */
   const submit = async (request: Record<string, unknown>): Promise<string> => {
     const file = await writeRequest(dir, request);
-    const r = await run('submit', file, '--json');
+    const requester = (request.metadata as { requestedBy: string }).requestedBy;
+    const r = await runAs(requester, 'submit', file, '--json');
     expectExit(r, 0);
     return (JSON.parse(r.stdout) as { id: string }).id;
   };
@@ -84,6 +121,8 @@ describe('changectl against the dev stack', () => {
       env = cliEnv(stack.env);
       connection = await Connection.connect({ address: stack.env.TEMPORAL_ADDRESS });
       client = new Client({ connection, namespace: stack.env.TEMPORAL_NAMESPACE });
+      outsiders = await KeyFolder.create();
+      mallory = await outsiders.key('mallory');
     },
     { timeout: 180_000 },
   );
@@ -91,6 +130,7 @@ describe('changectl against the dev stack', () => {
   after(async () => {
     await connection?.close();
     await stack?.stop();
+    await outsiders?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -159,15 +199,17 @@ describe('changectl against the dev stack', () => {
         dir,
         changeRequest({ id, service: 'api-gateway', tag: '2.5.0' }),
       );
-      const submitted = await run('submit', file, '--json');
+      const submitted = await runAs('alice', 'submit', file, '--json');
       expectExit(submitted, 0);
       const started = JSON.parse(submitted.stdout) as Record<string, string>;
-      assert.deepEqual(Object.keys(started).sort(), ['id', 'runId', 'workflowId']);
+      assert.deepEqual(Object.keys(started).sort(), ['id', 'requestDigest', 'runId', 'workflowId']);
       assert.equal(started.id, id);
       assert.equal(started.workflowId, `change-${id}`);
       assert.match(started.runId ?? '', /^[0-9a-f-]{36}$/);
+      const digest = requestDigest(parseChangeRequest(await readFile(file, 'utf8')));
+      assert.equal(started.requestDigest, digest);
 
-      const duplicate = await run('submit', file);
+      const duplicate = await runAs('alice', 'submit', file);
       expectExit(duplicate, 1);
       assert.match(duplicate.stderr, new RegExp(`change ${id} already exists`));
 
@@ -195,17 +237,47 @@ describe('changectl against the dev stack', () => {
       assert.equal(waiting.approvals.required.minApprovers, 1);
       assert.deepEqual(waiting.approvals.received, []);
       assert.ok(Array.isArray(waiting.approvals.refused));
+      assert.equal(waiting.requestDigest, digest);
+      assert.equal(waiting.identityMode, 'signed');
+      const waitingText = await run('status', id);
+      expectExit(waitingText, 0);
+      assert.match(waitingText.stdout, new RegExp(`^request +${digest}$`, 'm'));
 
-      const selfApproval = await run('approve', id, '--as', 'alice');
+      const selfApproval = await runAs('alice', 'approve', id, '--as', 'alice');
       expectExit(selfApproval, 3);
       assert.match(selfApproval.stderr, /^error: refused: .*alice/m);
 
-      const approved = await run('approve', id, '--as', 'bob', '--comment', 'looks good', '--json');
+      const otherDigest = await runAs(
+        'bob',
+        'approve',
+        id,
+        '--digest',
+        digest.startsWith('0') ? '1111' : '0000',
+      );
+      expectExit(otherDigest, 3);
+      assert.match(otherDigest.stderr, /it is not the change you reviewed/);
+
+      const approved = await runAs(
+        'bob',
+        'approve',
+        id,
+        '--as',
+        'bob',
+        '--comment',
+        'looks good',
+        '--digest',
+        digest.slice(0, 12),
+        '--json',
+      );
       expectExit(approved, 0);
-      const ack = JSON.parse(approved.stdout) as { id: string; state: string; summary: string };
+      const ack = JSON.parse(approved.stdout) as Record<string, string>;
       assert.equal(ack.id, id);
       assert.equal(typeof ack.state, 'string');
       assert.equal(typeof ack.summary, 'string');
+      assert.equal(ack.requestDigest, digest);
+      assert.equal(ack.rollout, 'image registry.example.com/api-gateway:2.5.0');
+      assert.equal(ack.by, 'bob');
+      assert.match(ack.fingerprint ?? '', /^SHA256:/);
 
       const watched = await run('watch', id, '--interval', '1s');
       expectExit(watched, 0);
@@ -215,8 +287,13 @@ describe('changectl against the dev stack', () => {
       const done = await status(id);
       assert.equal(done.state, 'completed');
       assert.deepEqual(
-        done.approvals.received.map((a) => ({ by: a.by, comment: a.comment })),
-        [{ by: 'bob', comment: 'looks good' }],
+        done.approvals.received.map((a) => ({
+          by: a.by,
+          comment: a.comment,
+          fingerprint: a.fingerprint,
+          unverified: a.unverified,
+        })),
+        [{ by: 'bob', comment: 'looks good', fingerprint: ack.fingerprint, unverified: undefined }],
       );
       assert.ok(done.approvals.received[0]?.at);
       assert.ok(done.window.scheduledFor, 'the change was scheduled');
@@ -258,6 +335,31 @@ describe('changectl against the dev stack', () => {
       assert.ok(log.changeLog.change.description);
       assert.ok(log.changeLog.verification.results);
 
+      // An auditor checks the exported log offline, then a copy with one byte changed.
+      const exported = join(dir, `${id}.changelog.json`);
+      await writeFile(exported, json.stdout);
+      const verified = await run('verify', exported, '--policy', stack!.policyPath);
+      expectExit(verified, 0);
+      assert.match(verified.stdout, /^ok +decisions\[0\] submit by alice /m);
+      assert.match(verified.stdout, /^ok +decisions\[1\] approve by bob /m);
+      assert.match(
+        verified.stdout,
+        /: request digest and 2 signed decisions valid against policy e2e-window-free$/m,
+      );
+      const decisionsAt = json.stdout.indexOf('"decisions"');
+      const commentAt = json.stdout.indexOf('looks good', decisionsAt);
+      assert.ok(decisionsAt > 0 && commentAt > decisionsAt, 'the signed comment is in the log');
+      const tampered = join(dir, `${id}.tampered.json`);
+      await writeFile(
+        tampered,
+        `${json.stdout.slice(0, commentAt)}L${json.stdout.slice(commentAt + 1)}`,
+      );
+      const failed = await run('verify', tampered, '--policy', stack!.policyPath);
+      expectExit(failed, 1);
+      assert.match(failed.stdout, /^BAD decisions\[1\] approve by bob at \S+: bad signature/m);
+      assert.match(failed.stdout, /^ok +decisions\[0\] submit by alice /m);
+      assert.match(failed.stderr, /tampered\.json: 1 problem against policy e2e-window-free/);
+
       assert.ok((await list('--state', 'completed')).some((c) => c.id === id));
     });
 
@@ -269,7 +371,7 @@ describe('changectl against the dev stack', () => {
           tag: '2.15.0-erroring',
         }),
       );
-      expectExit(await run('approve', id, '--as', 'bob'), 0);
+      expectExit(await runAs('bob', 'approve', id), 0);
       const watched = await run('watch', id);
       expectExit(watched, 1);
       assert.match(watched.stderr, new RegExp(`error: change ${id} ended: rolled back`));
@@ -288,14 +390,15 @@ describe('changectl against the dev stack', () => {
         changeRequest({ id: uniqueChangeId('CHG'), service: 'api-gateway', tag: '2.6.1' }),
       );
 
-      expectExit(await run('reject', rejected, '--as', 'bob', '--reason', 'not this week'), 0);
+      expectExit(await runAs('bob', 'reject', rejected, '--reason', 'not this week'), 0);
       const rejectedWatch = await run('watch', rejected);
       expectExit(rejectedWatch, 1);
       assert.match(rejectedWatch.stderr, /ended: rejected/);
       const rejectedStatus = await statusUntil(rejected, () => true);
       assert.equal(rejectedStatus.approvals.rejected?.reason, 'not this week');
 
-      const cancel = await run(
+      const cancel = await runAs(
+        'alice',
         'cancel',
         cancelled,
         '--as',
@@ -305,12 +408,16 @@ describe('changectl against the dev stack', () => {
         '--json',
       );
       expectExit(cancel, 0);
-      assert.deepEqual(JSON.parse(cancel.stdout), {
+      const sent = JSON.parse(cancel.stdout) as Record<string, unknown>;
+      assert.deepEqual(sent, {
         id: cancelled,
         workflowId: `change-${cancelled}`,
         signal: 'cancel',
         sent: true,
+        by: 'alice',
+        fingerprint: sent.fingerprint,
       });
+      assert.match(String(sent.fingerprint), /^SHA256:/);
       const cancelledWatch = await run('watch', cancelled);
       expectExit(cancelledWatch, 1);
       assert.match(cancelledWatch.stderr, /ended: cancelled/);
@@ -318,7 +425,7 @@ describe('changectl against the dev stack', () => {
       const again = await run('cancel', cancelled, '--reason', 'twice');
       expectExit(again, 1);
       assert.match(again.stderr, new RegExp(`change ${cancelled} already ended as cancelled`));
-      const late = await run('approve', rejected, '--as', 'bob');
+      const late = await runAs('bob', 'approve', rejected, '--as', 'bob');
       expectExit(late, 1);
       assert.match(late.stderr, /already ended as rejected/);
     });
@@ -328,11 +435,11 @@ describe('changectl against the dev stack', () => {
         changeRequest({ id: uniqueChangeId('CHG'), service: 'api-gateway', tag: '2.7.0' }),
       );
       const later = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      expectExit(await run('reschedule', held, '--not-before', later), 0);
-      expectExit(await run('approve', held, '--as', 'carol'), 0);
+      expectExit(await runAs('alice', 'reschedule', held, '--not-before', later), 0);
+      expectExit(await runAs('carol', 'approve', held), 0);
       const scheduled = await statusUntil(held, (s) => s.state === 'scheduled');
       assert.equal(Date.parse(scheduled.window.notBefore ?? ''), Date.parse(later));
-      expectExit(await run('cancel', held, '--reason', 'moved to next week'), 0);
+      expectExit(await runAs('alice', 'cancel', held, '--reason', 'moved to next week'), 0);
       await statusUntil(held, (s) => s.state === 'cancelled');
 
       const watched = await submit(
@@ -343,12 +450,12 @@ describe('changectl against the dev stack', () => {
           watch: '2m',
         }),
       );
-      expectExit(await run('approve', watched, '--as', 'bob'), 0);
+      expectExit(await runAs('bob', 'approve', watched), 0);
       const watching = await statusUntil(
         watched,
         (s) => s.state === 'watching' && Boolean(s.verification.watchEndsAt),
       );
-      expectExit(await run('extend', watched, '--by', '30s'), 0);
+      expectExit(await runAs('alice', 'extend', watched, '--by', '30s'), 0);
       const extended = await statusUntil(watched, (s) =>
         s.timeline.some((t) => t.event === 'watch extended'),
       );
@@ -358,7 +465,7 @@ describe('changectl against the dev stack', () => {
         30_000,
       );
       expectExit(
-        await run('rollback', watched, '--as', 'carol', '--reason', 'customers report errors'),
+        await runAs('carol', 'rollback', watched, '--reason', 'customers report errors'),
         0,
       );
       const rolledBack = await run('watch', watched);
@@ -379,16 +486,15 @@ describe('changectl against the dev stack', () => {
         }),
       );
       await statusUntil(id, (s) => s.state === 'awaiting-ic-approval');
-      const notCommander = await run('approve', id, '--as', 'bob');
+      const notCommander = await runAs('bob', 'approve', id);
       expectExit(notCommander, 3);
       assert.match(notCommander.stderr, /^error: refused: .*bob/m);
-      expectExit(await run('approve', id, '--as', 'carol'), 0);
+      expectExit(await runAs('carol', 'approve', id), 0);
 
-      const stranger = await run(
+      const stranger = await runAs(
+        'bob',
         'document',
         id,
-        '--as',
-        'mallory',
         '--root-cause',
         'x',
         '--changed',
@@ -397,12 +503,11 @@ describe('changectl against the dev stack', () => {
         'https://wiki.example.com/pir/42',
       );
       expectExit(stranger, 3);
-      assert.match(stranger.stderr, /^error: refused: .*mallory/m);
-      const documented = await run(
+      assert.match(stranger.stderr, /^error: refused: .*bob/m);
+      const documented = await runAs(
+        'carol',
         'document',
         id,
-        '--as',
-        'carol',
         '--root-cause',
         'bad TLS config',
         '--changed',
@@ -421,6 +526,230 @@ describe('changectl against the dev stack', () => {
       assert.equal(
         done.emergency?.documentation?.postIncidentReview,
         'https://wiki.example.com/pir/42',
+      );
+    });
+
+    it("refuses an approval in another's name: --as bob with dan's key, a key no one has, no key, a statement bob did not sign", async () => {
+      const id = await submit(
+        changeRequest({ id: uniqueChangeId('CHG'), service: 'auth-service', tag: '2.16.0' }),
+      );
+      await statusUntil(id, (s) => s.state === 'awaiting-approval');
+
+      const forged = await runAs('dan', 'approve', id, '--as', 'bob');
+      expectExit(forged, 3);
+      assert.match(
+        forged.stderr,
+        /^error: refused: --as bob, but key SHA256:\S+ is dan's: you act as the person whose key signs$/m,
+      );
+      const unknown = await changectl(['approve', id, '--as', 'bob'], {
+        ...env,
+        CHANGECTL_KEY: mallory.path,
+      });
+      expectExit(unknown, 3);
+      assert.ok(
+        unknown.stderr.includes(`key ${mallory.fingerprint} is no one's in policy e2e-window-free`),
+        shown(unknown),
+      );
+      const noKey = await run('approve', id, '--as', 'bob');
+      expectExit(noKey, 2);
+      assert.match(noKey.stderr, /--key: .*identity\.mode: signed.*set CHANGECTL_KEY/);
+
+      // Around the CLI: a statement that says bob, signed with dan's key, sent as an update.
+      const current = await status(id);
+      const statement = newStatement({
+        changeId: id,
+        requestDigest: current.requestDigest,
+        action: 'approve',
+        args: {},
+        person: 'bob',
+      });
+      const signature = await sshSign(
+        { path: stack!.keys.dan!.path, publicLine: stack!.keys.dan!.publicLine, fingerprint: '' },
+        statementBytes(statement),
+      );
+      const payload: SignedStatement = { statement, signature };
+      await assert.rejects(
+        client.workflow
+          .getHandle(`change-${id}`)
+          .executeUpdate<unknown, [SignedStatement]>('approve', { args: [payload] }),
+        (err: unknown) => {
+          const cause = (err as { cause?: { message?: string } }).cause;
+          assert.match(cause?.message ?? String(err), /bob.*dan's key|dan's key.*bob/);
+          return true;
+        },
+      );
+      // The validator turned it away: nothing of it reached the change.
+      const after = await status(id);
+      assert.equal(after.state, 'awaiting-approval');
+      assert.deepEqual(after.approvals.received, []);
+      assert.deepEqual(
+        after.decisions.map((d) => d.action),
+        ['submit'],
+      );
+      expectExit(await runAs('alice', 'cancel', id, '--reason', 'forgery test done'), 0);
+    });
+
+    it("refuses an unsigned raw signal, and accepts one signed for the UI's Send Signal form", async () => {
+      const id = await submit(
+        changeRequest({ id: uniqueChangeId('CHG'), service: 'auth-service', tag: '2.16.1' }),
+      );
+      await statusUntil(id, (s) => s.state === 'awaiting-approval');
+      const address = stack!.env.TEMPORAL_ADDRESS!;
+      const signal = (input: string) =>
+        temporalCli(
+          [
+            'workflow',
+            'signal',
+            '--workflow-id',
+            `change-${id}`,
+            '--name',
+            'approve',
+            '--input',
+            input,
+          ],
+          address,
+        );
+
+      const unsigned = await signal('{"actor":"bob"}');
+      assert.equal(unsigned.code, 0, unsigned.stderr);
+      const refused = await statusUntil(id, (s) =>
+        s.approvals.refused.some((r) => r.via === 'signal'),
+      );
+      assert.equal(refused.state, 'awaiting-approval');
+      assert.deepEqual(refused.approvals.received, []);
+      const text = await run('status', id);
+      expectExit(text, 0);
+      assert.match(text.stdout, /✗ .*approve refused: /);
+
+      const signed = await runAs('bob', 'sign', 'approve', id, 'comment=from the UI form');
+      expectExit(signed, 0);
+      assert.doesNotMatch(signed.stdout, /PRIVATE KEY/);
+      const sent = await signal(signed.stdout.trim());
+      assert.equal(sent.code, 0, sent.stderr);
+      const approved = await statusUntil(id, (s) => s.approvals.received.length > 0);
+      assert.deepEqual(
+        approved.approvals.received.map((a) => [a.by, a.comment, Boolean(a.fingerprint)]),
+        [['bob', 'from the UI form', true]],
+      );
+      // The same payload again is a replay: refused, and it counts for nothing.
+      const replay = await signal(signed.stdout.trim());
+      assert.equal(replay.code, 0, replay.stderr);
+      const replayed = await statusUntil(
+        id,
+        (s) => s.approvals.refused.filter((r) => r.via === 'signal').length >= 2,
+      );
+      assert.equal(replayed.approvals.received.length, 1);
+    });
+
+    it("refuses at submit a change outside its scope or not its requester's, and the workflow refuses it too", async () => {
+      const id = uniqueChangeId('CHG');
+      const file = await writeRequest(
+        dir,
+        changeRequest({
+          id,
+          service: 'api-gateway',
+          tag: '2.8.0',
+          environment: 'staging',
+          namespace: 'production',
+        }),
+      );
+      const r = await runAs('alice', 'submit', file);
+      expectExit(r, 3);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^error: refused: ${id} \\(environment staging, namespace production\\) is outside`,
+          'm',
+        ),
+      );
+      assert.match(
+        r.stderr,
+        /^ {2}spec\.namespace: the change's namespace production belongs to environment production, not to staging/m,
+      );
+      assert.equal(r.stdout, '');
+      expectExit(await run('status', id), 4);
+
+      // Without a key too: scope is policy, whoever asks.
+      expectExit(await run('submit', file), 3);
+
+      const notMine = await writeRequest(
+        dir,
+        changeRequest({
+          id: uniqueChangeId('CHG'),
+          service: 'api-gateway',
+          tag: '2.8.1',
+          requestedBy: 'bob',
+        }),
+      );
+      const forged = await runAs('alice', 'submit', notMine);
+      expectExit(forged, 3);
+      assert.match(forged.stderr, /is alice's, but CHG-\d+ says requestedBy bob/);
+      const noKey = await run('submit', notMine);
+      expectExit(noKey, 2);
+      assert.match(noKey.stderr, /--key: .*identity\.mode: signed/);
+
+      // Around the CLI's check: started directly, with a valid submission, it ends rejected
+      // before any lock, backup or rollout.
+      const request = parseChangeRequest(await readFile(file, 'utf8'));
+      const submission = await signStatement(
+        newStatement({
+          changeId: id,
+          requestDigest: requestDigest(request),
+          action: 'submit',
+          args: {},
+          person: 'alice',
+        }),
+        stack!.keys.alice!.path,
+        { write: () => true },
+      );
+      await startChange(client, request, {
+        taskQueue: stack!.env.CHANGECTL_TASK_QUEUE!,
+        submission,
+      });
+      const ended = await statusUntil(id, (s) => s.state === 'rejected');
+      assert.equal(ended.backup.name, undefined);
+      assert.equal(ended.rollout.result, undefined);
+      assert.match(JSON.stringify([ended.outcome, ended.timeline]), /namespace production/);
+    });
+
+    it('refuses a standard change that does not fit its template', async () => {
+      const id = uniqueChangeId('STD');
+      const file = await writeRequest(
+        dir,
+        changeRequest({
+          id,
+          service: 'auth-service',
+          tag: '2.9.0',
+          type: 'standard',
+          standard: 'staging-config',
+          environment: 'staging',
+          namespace: 'staging',
+        }),
+      );
+      const r = await runAs('alice', 'submit', file);
+      expectExit(r, 3);
+      assert.match(r.stderr, /environment staging, namespace staging/);
+      assert.match(
+        r.stderr,
+        /^ {2}spec\.rollout\.image: standard change 'staging-config' changes manifests of kinds ConfigMap, not the image/m,
+      );
+      expectExit(await run('status', id), 4);
+
+      const unknownTemplate = await writeRequest(
+        dir,
+        changeRequest({
+          id: uniqueChangeId('STD'),
+          service: 'auth-service',
+          tag: '2.9.1',
+          type: 'standard',
+          standard: 'anything-goes',
+        }),
+      );
+      const claimed = await runAs('alice', 'submit', unknownTemplate);
+      expectExit(claimed, 3);
+      assert.match(
+        claimed.stderr,
+        /spec\.standard: standard change 'anything-goes' is not in the policy/,
       );
     });
 
@@ -455,7 +784,13 @@ describe('changectl against the dev stack', () => {
       assert.ok(auth.length > 0 && auth.every((c) => c.services.includes('auth-service')));
       const rolledBack = await list('--state', 'rolled-back');
       assert.ok(rolledBack.length >= 2 && rolledBack.every((c) => c.state === 'rolled-back'));
-      assert.deepEqual(await list('--env', 'staging'), []);
+      // Only the scope bypass started around the CLI claims staging, and it was refused.
+      const staging = await list('--env', 'staging');
+      assert.ok(staging.length > 0, 'the env filter finds it');
+      assert.ok(
+        staging.every((c) => c.environment === 'staging' && c.state === 'rejected'),
+        JSON.stringify(staging),
+      );
 
       const table = await run('list', '--service', 'api-gateway');
       expectExit(table, 0);

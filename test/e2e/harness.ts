@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import type { DevStack } from '../../src/stack/devstack';
 import { projectRoot } from '../../src/stack/tools';
 
 export interface CliResult {
@@ -48,7 +49,24 @@ export function shown(r: CliResult): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 }
 
-/** A policy without windows or freezes, so changes run as soon as they are approved. */
+/**
+ * The environment of a person acting with the key the dev stack made for them (the policy's
+ * people have no keys of their own; the stack writes a copy that lists the generated ones).
+ */
+export function actingAs(
+  stack: DevStack,
+  env: Record<string, string>,
+  person: string,
+): Record<string, string> {
+  const key = stack.keys[person];
+  if (!key) throw new Error(`the dev stack made no key for ${person}`);
+  return { ...env, CHANGECTL_KEY: key.path };
+}
+
+/**
+ * A policy without windows or freezes, so changes run as soon as they are approved. Its people
+ * have no keys: the dev stack gives each one, as `npm run dev` does.
+ */
 export const windowFreePolicy = {
   apiVersion: 'changectl/v1',
   kind: 'Policy',
@@ -58,6 +76,19 @@ export const windowFreePolicy = {
       alice: { teams: ['platform'] },
       bob: { teams: ['sre'] },
       carol: { teams: ['sre'], incidentCommander: true },
+      dan: { teams: ['platform'] },
+    },
+    environments: {
+      production: { namespaces: ['production'] },
+      staging: { namespaces: ['staging'] },
+    },
+    standardChanges: {
+      'staging-config': {
+        environments: ['staging'],
+        services: ['auth-service'],
+        changes: { kinds: ['ConfigMap'] },
+        maxRisk: 'low',
+      },
     },
     approvals: {
       environments: { '*': { minApprovers: 1 } },
@@ -80,9 +111,13 @@ export interface RequestOptions {
   service: 'api-gateway' | 'auth-service';
   /** The image tag; `-erroring` makes the simulator answer about 8% with 5xx. */
   tag: string;
-  type?: 'normal' | 'emergency';
+  type?: 'normal' | 'emergency' | 'standard';
+  /** The policy template a standard change names. */
+  standard?: string;
   watch?: string;
   requestedBy?: string;
+  environment?: string;
+  namespace?: string;
 }
 
 /** A rolling change to a seeded deployment of the local cluster, watched for its error rate. */
@@ -101,8 +136,9 @@ export function changeRequest(o: RequestOptions): Record<string, unknown> {
     spec: {
       type: o.type ?? 'normal',
       ...(o.type === 'emergency' ? { incident: 'INC-42' } : {}),
-      environment: 'production',
-      namespace: 'production',
+      ...(o.standard ? { standard: o.standard } : {}),
+      environment: o.environment ?? 'production',
+      namespace: o.namespace ?? 'production',
       services: [o.service],
       description: `${o.service} ${o.tag}`,
       impact: 'pods restart one by one',

@@ -7,7 +7,15 @@ import { chromium, type Browser } from 'playwright-core';
 import { startDevStack, type DevStack } from '../../src/stack/devstack';
 import { projectRoot } from '../../src/stack/tools';
 import { uniqueChangeId } from '../helpers/temporal';
-import { changeRequest, changectl, cliEnv, shown, writePolicy, writeRequest } from './harness';
+import {
+  actingAs,
+  changeRequest,
+  changectl,
+  cliEnv,
+  shown,
+  writePolicy,
+  writeRequest,
+} from './harness';
 
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -56,7 +64,7 @@ describe('the Temporal UI of the dev stack', () => {
       dir,
       changeRequest({ id, service: 'api-gateway', tag: '2.5.0' }),
     );
-    const submitted = await changectl(['submit', file], env);
+    const submitted = await changectl(['submit', file], actingAs(stack, env, 'alice'));
     assert.equal(submitted.code, 0, shown(submitted));
     assert.match(
       submitted.stdout,

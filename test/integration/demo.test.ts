@@ -72,16 +72,58 @@ describe('npm run demo -- --exit', () => {
   });
 
   it('prints each command before it runs, through the real CLI', () => {
-    for (const command of ['windows', 'submit', 'approve', 'watch', 'export', 'drift', 'report']) {
-      assert.match(run.output, new RegExp(`^\\$ changectl ${command} `, 'm'), command);
+    for (const command of [
+      'whoami',
+      'windows',
+      'submit',
+      'approve',
+      'watch',
+      'export',
+      'verify',
+      'drift',
+      'report',
+    ]) {
+      assert.match(
+        run.output,
+        new RegExp(`^\\$ (CHANGECTL_KEY=\\S+ )?changectl ${command}( |$)`, 'm'),
+        command,
+      );
     }
+  });
+
+  it('has each person act with the key the dev stack made for them', () => {
+    assert.match(
+      run.output,
+      /^\$ CHANGECTL_KEY=\S+\/keys\/alice changectl whoami\nalice \(Alice Martin\): ssh-ed25519 SHA256:\S+ alice@changectl-dev$/m,
+    );
+    assert.match(
+      run.output,
+      /^\$ CHANGECTL_KEY=\S+\/keys\/bob changectl approve CHG-\d+ --as bob --comment /m,
+    );
+    assert.match(run.output, /^ {2}signed +by alice with SHA256:\S+$/m);
+    assert.doesNotMatch(run.output, /PRIVATE KEY/);
   });
 
   it('shows the self-approval refused with its reason', () => {
     assert.match(
       run.output,
-      /^\$ changectl approve (CHG-\d+) --as alice\nerror: refused: self-approval: alice requested this change\n✓ self-approval refused by policy \(exit 3\)$/m,
+      /^\$ CHANGECTL_KEY=\S+ changectl approve (CHG-\d+) --as alice\n(?:.*\n)*?error: refused: self-approval: alice requested this change\n✓ self-approval refused by policy \(exit 3\)$/m,
     );
+  });
+
+  it("refuses an approval in another's name before it is sent", () => {
+    assert.match(
+      run.output,
+      /^\$ CHANGECTL_KEY=\S+\/keys\/dave changectl approve CHG-\d+ --as bob\nerror: refused: --as bob, but key SHA256:\S+ is dave's: you act as the person whose key signs\n✓ approval in another's name refused/m,
+    );
+  });
+
+  it('verifies the exported change log offline', () => {
+    assert.match(
+      run.output,
+      /^\S+\.changelog\.json: request digest and \d+ signed decisions valid against policy platform-default$/m,
+    );
+    assert.match(run.output, /✓ every signature and the request digest verify/);
   });
 
   it('has the first change wait for its window, then complete', () => {

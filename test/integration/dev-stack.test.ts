@@ -17,6 +17,9 @@ import {
   type LockRecord,
 } from '../../src/stack/devstack';
 import { changeSearchAttributes } from '../../src/core/search-attributes';
+import { provideDevKeys } from '../../src/stack/dev-keys';
+import { loadPolicyFile } from '../../src/load/policy';
+import { projectRoot } from '../../src/stack/tools';
 
 function isAlive(pid: number): boolean {
   try {
@@ -97,9 +100,27 @@ describe('dev stack', () => {
     assert.match(stack.uiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(env.KUBECONFIG, join(stateDir, 'kubeconfig'));
     assert.equal(env.CHANGECTL_NOTIFY_FILE, join(stateDir, 'notifications.jsonl'));
-    assert.match(env.CHANGECTL_POLICY ?? '', /examples\/policy\.yaml$/);
+    assert.equal(env.CHANGECTL_POLICY, join(stateDir, 'keys', 'policy.yaml'));
     assert.equal(env.CHANGECTL_TASK_QUEUE, 'changectl');
     assert.ok(existsSync(join(stateDir, 'temporal.db')), 'Temporal keeps its state in the folder');
+  });
+
+  it("gives each person of the example policy a key and runs with the policy's copy holding them", async () => {
+    assert.ok(stack);
+    assert.deepEqual(Object.keys(stack.keys).sort(), ['alice', 'bob', 'carol', 'dave', 'erin']);
+    assert.equal(stack.policyPath, join(stateDir, 'keys', 'policy.yaml'));
+    const policy = await loadPolicyFile(stack.policyPath);
+    for (const [person, key] of Object.entries(stack.keys)) {
+      assert.equal(key.path, join(stateDir, 'keys', person));
+      assert.match(await readFile(key.path, 'utf8'), /^-----BEGIN OPENSSH PRIVATE KEY-----/);
+      assert.deepEqual(policy.spec.people[person]?.keys, [key.publicLine]);
+      assert.match(key.publicLine, new RegExp(`^ssh-ed25519 \\S+ ${person}@changectl-dev$`));
+    }
+    assert.equal(policy.spec.identity.mode, 'signed');
+    assert.ok(
+      lines.some((l) => l.startsWith('keys for alice, bob, carol, dave, erin in ')),
+      lines.join('\n'),
+    );
   });
 
   it('runs Temporal with the search attributes and the Web UI', async () => {
@@ -201,6 +222,48 @@ describe('dev stack', () => {
     assert.equal(await httpsAnswers(`${server}/version`), false);
     assert.ok(stopMs < 30_000, `stopped in ${stopMs} ms`);
     stack = undefined;
+  });
+});
+
+describe('dev stack keys', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'changectl-dev-keys-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('makes a key only for people without one, and reuses it the next time', async () => {
+    const source = join(dir, 'policy.yaml');
+    const example = await readFile(join(projectRoot, 'examples', 'policy.yaml'), 'utf8');
+    const own =
+      'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGK55G6I55dXEffuQ3fF/VpUWX2M8riVn0/k+BpaB/Wy bob@laptop';
+    await writeFile(
+      source,
+      example.replace(
+        'bob: { name: Bob Chen, teams: [sre] }',
+        `bob: { name: Bob Chen, teams: [sre], keys: ['${own}'] }`,
+      ),
+    );
+    const first = await provideDevKeys(source, join(dir, 'keys'));
+    assert.deepEqual(first.ownKeys, ['bob']);
+    assert.deepEqual(Object.keys(first.keys).sort(), ['alice', 'carol', 'dave', 'erin']);
+    const copy = await readFile(first.policyPath, 'utf8');
+    assert.match(copy, /# Who may act: keys are OpenSSH public key lines/, 'comments are kept');
+    const policy = await loadPolicyFile(first.policyPath);
+    assert.deepEqual(policy.spec.people.bob?.keys, [own]);
+    assert.deepEqual(policy.spec.people.alice?.keys, [first.keys.alice?.publicLine]);
+
+    const second = await provideDevKeys(source, join(dir, 'keys'));
+    assert.deepEqual(second.keys, first.keys, 'the same keys, not new ones');
+  });
+
+  it('says which policy does not parse, before making any key', async () => {
+    const source = join(dir, 'broken.yaml');
+    await writeFile(source, 'apiVersion: changectl/v1\nkind: Policy\n');
+    await assert.rejects(provideDevKeys(source, join(dir, 'none')), /broken\.yaml/);
+    assert.equal(existsSync(join(dir, 'none')), false);
   });
 });
 

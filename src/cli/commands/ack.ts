@@ -1,10 +1,19 @@
 import type { MessageAck } from '../../../workflows/messages';
 import type { CliContext } from '../context';
 
-/** What an accepted update prints: what happened, the state now and what is still missing. */
-export function printAck(ctx: CliContext, id: string, done: string, ack: MessageAck): void {
+/**
+ * What an accepted update prints: what happened, the state now and what is still missing.
+ * `extra` goes into the JSON only (the text says it in `done`).
+ */
+export function printAck(
+  ctx: CliContext,
+  id: string,
+  done: string,
+  ack: MessageAck,
+  extra: Record<string, string> = {},
+): void {
   if (ctx.json) {
-    ctx.out.json({ id, ...ack });
+    ctx.out.json({ id, ...ack, ...extra });
     return;
   }
   const { colors } = ctx.out;

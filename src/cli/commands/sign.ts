@@ -16,6 +16,7 @@ import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { changeIdArgument, parseInput } from '../input';
 import { newStatement, ownerOfKey, readPublicKey, requireKeyPath, signStatement } from '../signing';
+import { decisionTargetOf, statementActionOf } from '../decision';
 
 const signInput = z.object({
   action: z.enum(statementActions, {
@@ -104,6 +105,7 @@ export function signCommand(program: Command, ctx: CliContext): void {
       }
 
       let digest = input.digest;
+      let statementAction = input.action;
       if (input.request) {
         const request = await loadChangeRequestFile(input.request);
         if (request.metadata.id !== input.id) {
@@ -118,29 +120,36 @@ export function signCommand(program: Command, ctx: CliContext): void {
       }
       if (!digest) {
         const change = await ctx.change(input.id);
-        const status = (await change.handle.query(statusQuery)) as { requestDigest?: unknown };
-        if (typeof status.requestDigest !== 'string') {
+        const status = await change.handle.query(statusQuery);
+        const target = decisionTargetOf(status);
+        if (target.requestDigest === undefined) {
           throw new CliError(
             ExitCode.Failed,
             `change ${input.id}'s status carries no request digest: pass --digest <sha256> or --request <file>`,
           );
         }
-        digest = status.requestDigest;
+        digest = target.requestDigest;
+        // An emergency change is approved by its incident commander.
+        if (statementAction === 'approve' || statementAction === 'ic-approve') {
+          statementAction = statementActionOf('approve', target);
+        }
       }
 
       const statement = newStatement({
         changeId: input.id,
         requestDigest: digest,
-        action: input.action,
+        action: statementAction,
         args: checked.data as Statement['args'],
         person,
       });
       const signed = await signStatement(statement, keyPath, ctx.io.stderr, { env: ctx.io.env });
+      // An incident commander's approval is sent as the approve message.
+      const messageName = statementAction === 'ic-approve' ? 'approve' : statementAction;
       ctx.io.stdout.write(`${JSON.stringify(signed)}\n`);
       ctx.io.stderr.write(
-        `signed ${input.action} of ${input.id} (request ${digest.slice(0, 12)}…) as ${person} with ${key.fingerprint}; ` +
-          `valid for 5 minutes. Paste it into the Temporal UI's Send Signal form, or:\n` +
-          `  temporal workflow signal --workflow-id ${changeWorkflowId(input.id)} --name ${input.action} --input '<the JSON above>'\n`,
+        `signed ${statementAction} of ${input.id} (request ${digest.slice(0, 12)}…) as ${person} with ${key.fingerprint}; ` +
+          `valid for 5 minutes. Paste it into the Temporal UI's Send Signal form (signal ${messageName}), or:\n` +
+          `  temporal workflow signal --workflow-id ${changeWorkflowId(input.id)} --name ${messageName} --input '<the JSON above>'\n`,
       );
     });
 }

@@ -27,6 +27,12 @@ function mdTable(header: string[], rows: (string | undefined)[][]): string[] {
   ];
 }
 
+/** The key that proved a decision, or UNVERIFIED when only a name was sent. */
+function proof(entry: { fingerprint?: string; unverified?: true; signed?: unknown }): string {
+  if (entry.unverified || (entry.signed === undefined && !entry.fingerprint)) return 'UNVERIFIED';
+  return entry.fingerprint ?? 'signed';
+}
+
 function item(label: string, value: string | undefined): string {
   return `- **${label}:** ${value ?? '-'}`;
 }
@@ -40,6 +46,7 @@ export function renderChangeLogMarkdown(log: ExportedChangeLog): string {
     item('type', log.emergency ? `${log.type} (emergency)` : log.type),
     item('state', log.state),
     item('risk', log.risk),
+    item('request digest', log.requestDigest),
     '',
   );
   out.push('## Change', '');
@@ -62,8 +69,8 @@ export function renderChangeLogMarkdown(log: ExportedChangeLog): string {
   if (log.approvals.received.length > 0) {
     out.push(
       ...mdTable(
-        ['approved by', 'at', 'comment'],
-        log.approvals.received.map((a) => [a.by, formatTime(a.at), a.comment]),
+        ['approved by', 'at', 'comment', 'key'],
+        log.approvals.received.map((a) => [a.by, formatTime(a.at), a.comment, proof(a)]),
       ),
       '',
     );
@@ -77,6 +84,21 @@ export function renderChangeLogMarkdown(log: ExportedChangeLog): string {
       ...mdTable(
         ['by', 'at', 'action', 'reason'],
         log.approvals.refused.map((r) => [r.by, formatTime(r.at), r.action, r.reason]),
+      ),
+      '',
+    );
+  }
+
+  const { decisions } = log;
+  if (decisions.length > 0) {
+    out.push(
+      '## Decisions',
+      '',
+      'Each signed statement is in the JSON export; `changectl verify <file> --policy <file>` re-checks them.',
+      '',
+      ...mdTable(
+        ['action', 'by', 'at', 'key'],
+        decisions.map((d) => [d.action, d.person, formatTime(d.at), proof(d)]),
       ),
       '',
     );

@@ -1,5 +1,6 @@
 import type { ChangeState, ChangeStatus, TimelineEntry } from '../../core/lifecycle/status';
 import { isEndState, isUnsuccessful } from '../../core/lifecycle/status';
+import type { ApprovalRecord } from '../../core/policy/approvals';
 import type { Colors } from '../output';
 import { fields, formatTime, formatTimeFrom, formatValue, plural, table } from './text';
 
@@ -109,6 +110,12 @@ export function timelineLines(entries: TimelineEntry[], colors: Colors): string[
   );
 }
 
+/** How an approval was proven: the key that signed it, or UNVERIFIED when only a name was sent. */
+function proofOf(a: ApprovalRecord, colors: Colors): string {
+  if (a.unverified) return colors.yellow('UNVERIFIED');
+  return a.fingerprint ? colors.dim(`signed ${a.fingerprint}`) : '';
+}
+
 function approvalLines(status: ChangeStatus, colors: Colors, now: Date): string[] {
   const { approvals } = status;
   const lines = [`approvals     ${approvals.required.summary}`];
@@ -119,6 +126,7 @@ function approvalLines(status: ChangeStatus, colors: Colors, now: Date): string[
       a.by,
       formatTimeFrom(a.at, now),
       a.comment ? `"${a.comment}"` : '',
+      proofOf(a, colors),
     ]);
   }
   for (const r of approvals.refused) {
@@ -250,10 +258,18 @@ export function renderStatus(status: ChangeStatus, colors: Colors, now: Date): s
     status.risk === status.riskDeclared
       ? status.risk
       : `${status.risk} (declared ${status.riskDeclared}; raised by ${status.riskRaisedBy.join(', ')})`;
+  const { requestDigest, identityMode } = status;
   lines.push(
     ...fields(
       [
         ['type', status.type],
+        ...(requestDigest ? ([['request', requestDigest]] as [string, string][]) : []),
+        ...(identityMode === 'names'
+          ? ([['identity', 'names trusted (identity.mode: names): decisions are UNVERIFIED']] as [
+              string,
+              string,
+            ][])
+          : []),
         ['risk', risk],
         ['environment', `${status.environment} (namespace ${status.namespace})`],
         ['services', status.services.join(', ')],
