@@ -30,9 +30,11 @@ export function createLockActivities(client: Client): LockActivities {
 
     async releaseServiceLock(input) {
       try {
-        await client.workflow
-          .getHandle(input.lockWorkflowId)
-          .signal(releaseLockSignal, { lockId: input.lockId, workflowId: input.workflowId });
+        await client.workflow.getHandle(input.lockWorkflowId).signal(releaseLockSignal, {
+          lockId: input.lockId,
+          workflowId: input.workflowId,
+          ...(input.grantToken ? { grantToken: input.grantToken } : {}),
+        });
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return;
         throw err;

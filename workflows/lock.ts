@@ -44,6 +44,7 @@ export async function serviceLock(input: LockState): Promise<void> {
   const frequentChecks = patched('lock-holder-check-30s');
 
   setHandler(acquireLockSignal, (request: LockRequest) => {
+    if (typeof request?.workflowId !== 'string' || typeof request.lockId !== 'string') return;
     if (state.holder?.workflowId === request.workflowId) {
       regrant = true;
       return;
@@ -54,9 +55,14 @@ export async function serviceLock(input: LockState): Promise<void> {
       : state.queue.length;
     state.queue.splice(position === -1 ? state.queue.length : position, 0, request);
   });
-  setHandler(releaseLockSignal, ({ workflowId }) => {
-    if (state.holder?.workflowId === workflowId) state.holder = undefined;
-    else state.queue = state.queue.filter((q) => q.workflowId !== workflowId);
+  setHandler(releaseLockSignal, (release) => {
+    const { workflowId, grantToken } = (release ?? {}) as Partial<typeof release>;
+    // A request made with a token is released only with it: a signal naming the holder is not
+    // enough to free a service under a change that is still rolling out.
+    const owns = (r: LockRequest) =>
+      r.workflowId === workflowId && (r.grantToken === undefined || r.grantToken === grantToken);
+    if (state.holder && owns(state.holder)) state.holder = undefined;
+    else state.queue = state.queue.filter((q) => !owns(q));
   });
   setHandler(lockStateQuery, () => state);
 

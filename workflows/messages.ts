@@ -84,7 +84,7 @@ export interface LockGrant {
 }
 export const acquireLockSignal = defineSignal<[LockRequest]>('acquireLock');
 export const releaseLockSignal =
-  defineSignal<[{ lockId: string; workflowId: string }]>('releaseLock');
+  defineSignal<[{ lockId: string; workflowId: string; grantToken?: string }]>('releaseLock');
 export const lockGrantedSignal = defineSignal<[LockGrant]>('lockGranted');
 export interface LockState {
   lockId: string;

@@ -324,6 +324,8 @@ export interface LockActivities {
     lockWorkflowId: string;
     lockId: string;
     workflowId: string;
+    /** The token the lock was asked with: without it a release names the holder in vain. */
+    grantToken?: string;
   }): Promise<void>;
   /** Whether a change workflow is still running: lets a lock recover from a holder that vanished. */
   isWorkflowOpen(input: { workflowId: string }): Promise<boolean>;

@@ -10,6 +10,7 @@ import { startChange, type ChangeWorkflow } from '../../src/temporal/start';
 import {
   cancelSignal,
   lockStateQuery,
+  releaseLockSignal,
   rejectSignal,
   statusQuery,
   type LockState,
@@ -186,6 +187,14 @@ describe('planned change: one change at a time per service', () => {
       await waitForStatus(a, (s) => s.state === 'watching', 'first change watching');
       const b = await startChange(env.client, changeTo(second, service), { taskQueue });
       await waitForLock(service, (s) => s.queue.some((q) => q.changeId === second), 'queued');
+      // A release sent by hand, naming the holder but without its token, frees nothing.
+      await lockOf(service).signal(releaseLockSignal, {
+        lockId: `staging/${service}`,
+        workflowId: a.workflowId,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const held = await lockOf(service).query(lockStateQuery);
+      assert.equal(held.holder?.changeId, first, 'the forged release left the holder in place');
       await a.terminate('stuck; terminated by an admin');
       firstWatch.open();
       // 31 s of server time (skipped): the lock's next holder check must have freed it by then.

@@ -31,6 +31,11 @@ export class ServiceLocks {
     return token;
   }
 
+  /** The token a lock was asked with, for its release. */
+  tokenOf(lockId: string): string | undefined {
+    return this.tokens.get(lockId);
+  }
+
   /**
    * The lock workflow's `lockGranted` signal: taken only for a lock this change asked for and
    * with the token it asked with, so a signal sent by hand cannot skip the queue.
@@ -118,7 +123,11 @@ export async function releaseLocks({ record, locks, activities }: Run): Promise<
   const { workflowId } = workflowInfo();
   for (const lock of locks.takeAll()) {
     await CancellationScope.nonCancellable(() =>
-      activities.locks.releaseServiceLock({ ...lock, workflowId }),
+      activities.locks.releaseServiceLock({
+        ...lock,
+        workflowId,
+        ...(locks.tokenOf(lock.lockId) ? { grantToken: locks.tokenOf(lock.lockId) } : {}),
+      }),
     );
     if (locks.ungrant(lock.lockId)) record.record(SYSTEM, 'lock released', lock.lockId);
   }
