@@ -32,9 +32,36 @@ describe('who may do what to a change', () => {
     assert.deepEqual(allowed('rollback'), ['bob', 'carol', 'erin']);
   });
 
+  it('rollback of a service without a team: its approvers and incident commanders', () => {
+    const orphan = {
+      ...parties(['dave']),
+      request: testRequest('CHG-2', {
+        services: ['orphan'],
+        rollout: {
+          strategy: 'rolling',
+          target: { kind: 'Deployment', name: 'orphan' },
+          image: 'registry.example.com/orphan:2.0.0',
+          timeout: '10m',
+        },
+      }),
+    };
+    const may = ['alice', 'bob', 'carol', 'dave', 'erin'].filter(
+      (p) => checkAuthority(orphan, 'rollback', p).ok,
+    );
+    assert.deepEqual(may, ['bob', 'carol', 'dave', 'erin']);
+  });
+
   it('extend and reschedule: the requester or an approver', () => {
     assert.deepEqual(allowed('extend'), ['alice', 'bob', 'carol']);
     assert.deepEqual(allowed('reschedule', ['dave']), ['alice', 'bob', 'carol', 'dave']);
+  });
+
+  it('a change that requires no team (pre-approved) has anyone on a team but the requester as approver', () => {
+    const preApproved = { ...parties(), requiredTeams: [] };
+    const may = ['alice', 'bob', 'dave', 'mallory'].filter(
+      (p) => checkAuthority(preApproved, 'reschedule', p).ok,
+    );
+    assert.deepEqual(may, ['alice', 'bob', 'dave']);
   });
 
   it('decide: someone from the required teams, never the requester', () => {
@@ -50,7 +77,7 @@ describe('who may do what to a change', () => {
     assert.equal(verdict.ok, false);
     assert.match(
       verdict.ok ? '' : verdict.reason,
-      /^dave \(teams platform, security\) may not rollback this change: only the service teams or an incident commander may$/,
+      /^dave \(teams platform, security\) may not rollback this change: only the service teams \(or, for a service without one, an approver\) or an incident commander may$/,
     );
     const unknown = checkAuthority(parties(), 'cancel', 'mallory');
     assert.match(unknown.ok ? '' : unknown.reason, /unknown person 'mallory'/);

@@ -32,6 +32,7 @@ import {
   type Hold,
 } from '../helpers/planned-run';
 import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
+import { UNVERIFIED_NOTE } from '../../workflows/record';
 
 type Fakes = ReturnType<typeof createFakeActivities>;
 
@@ -242,7 +243,8 @@ describe('planned change: operator messages', () => {
       assert.equal(last?.kind, 'cancelled');
       assert.equal(
         last?.text,
-        `⏹️ CANCELLED: ${run.id} Upgrade api-gateway to v2.5.0\nReason: cancelled by ${by}: ${reason}`,
+        // The test policy trusts stated names, so every notification says so.
+        `⏹️ CANCELLED: ${run.id} Upgrade api-gateway to v2.5.0\nReason: cancelled by ${by}: ${reason}\n${UNVERIFIED_NOTE}`,
       );
     }
 

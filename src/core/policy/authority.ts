@@ -40,10 +40,17 @@ export function serviceTeams(policy: Policy, request: ChangeRequest): string[] {
   return [...teams].sort();
 }
 
-/** An approver of this change: someone who approved it, or a member of a team it requires. */
+/**
+ * An approver of this change: someone who approved it, a member of a team it requires, or, when
+ * it requires none (a pre-approved standard change), anyone on a team but the requester.
+ */
 function isApprover(parties: ChangeParties, person: string): boolean {
   if (parties.received.some((r) => r.by === person)) return true;
-  return teamsOf(parties.policy, person).some((t) => parties.requiredTeams.includes(t));
+  const teams = teamsOf(parties.policy, person);
+  if (parties.requiredTeams.length === 0) {
+    return teams.length > 0 && person !== parties.request.metadata.requestedBy;
+  }
+  return teams.some((t) => parties.requiredTeams.includes(t));
 }
 
 function isIncidentCommander(policy: Policy, person: string): boolean {
@@ -57,7 +64,8 @@ function inServiceTeam(parties: ChangeParties, person: string): boolean {
 
 const who: Record<OperatorAction, string> = {
   cancel: 'the requester, an approver, an incident commander or the service teams',
-  rollback: 'the service teams or an incident commander',
+  rollback:
+    'the service teams (or, for a service without one, an approver) or an incident commander',
   extend: 'the requester or an approver',
   reschedule: 'the requester or an approver',
   decide: 'someone from the required teams other than the requester',
@@ -81,7 +89,11 @@ export function checkAuthority(
       allowed = requester || ic || isApprover(parties, person) || inServiceTeam(parties, person);
       break;
     case 'rollback':
-      allowed = ic || inServiceTeam(parties, person);
+      // A service the policy gives no team is rolled back by the change's approvers instead.
+      allowed =
+        ic ||
+        inServiceTeam(parties, person) ||
+        (serviceTeams(policy, request).length === 0 && isApprover(parties, person));
       break;
     case 'extend':
     case 'reschedule':
