@@ -211,8 +211,20 @@ export interface WatchState {
   /** The last measurements, newest last (at most a fixed number). */
   recent: Measurement[];
   counts: Record<MeasurementStatus, number>;
-  /** Per metric, the current run of consecutive failed / no-data / error measurements. */
-  consecutive: Record<string, { failed: number; inconclusive: number; error: number }>;
+  /**
+   * Per metric, its measurements over the whole watch by outcome (what failureLimit and
+   * inconclusiveLimit bound) and its current run of errors (what consecutiveErrorLimit bounds).
+   */
+  tallies: Record<
+    string,
+    {
+      measured: number;
+      failed: number;
+      inconclusive: number;
+      error: number;
+      consecutiveErrors: number;
+    }
+  >;
   measurementsTaken: number;
   /** When the last round of measurements was taken (epoch ms), so a resumed watch keeps time. */
   lastRoundAt?: number;
@@ -226,6 +238,7 @@ export interface WatchInput {
   /** The watch clock: absolute epoch ms, so retries and resumes never restart it. */
   startedAt: number;
   endsAt: number;
+  /** Argo Rollouts' limits, per metric: see src/core/verification/engine.ts. */
   failureLimit: number;
   inconclusiveLimit: number;
   consecutiveErrorLimit: number;

@@ -132,8 +132,8 @@ describe('change request: the valid contract', () => {
       {
         watch: '15m',
         interval: '30s',
-        failureLimit: 3,
-        inconclusiveLimit: 3,
+        failureLimit: 0,
+        inconclusiveLimit: 0,
         consecutiveErrorLimit: 4,
         metrics: undefined,
       },
@@ -629,11 +629,15 @@ describe('change request: verification', () => {
     );
   });
 
-  it('requires whole-number limits of at least 1', () => {
+  it("requires whole-number limits of at least 0, with Argo Rollouts' defaults", () => {
     for (const limit of ['failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit']) {
-      assertRefused({ [`spec.verification.${limit}`]: 0 }, [
-        [`spec.verification.${limit}`, /expected a whole number ≥ 1/],
+      assertRefused({ [`spec.verification.${limit}`]: -1 }, [
+        [`spec.verification.${limit}`, /expected a whole number ≥ 0/],
       ]);
+      assert.equal(
+        accepted({ [`spec.verification.${limit}`]: 0 }).spec.verification[limit as 'failureLimit'],
+        0,
+      );
       assertRefused({ [`spec.verification.${limit}`]: 1.5 }, [
         [`spec.verification.${limit}`, /expected int/],
       ]);

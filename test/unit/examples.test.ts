@@ -114,6 +114,8 @@ describe('examples', () => {
         ['p99-latency', '> 0.2'],
       ],
     );
+    const { failureLimit, inconclusiveLimit, consecutiveErrorLimit } = cr.spec.verification;
+    assert.deepEqual([failureLimit, inconclusiveLimit, consecutiveErrorLimit], [1, 2, 4]);
   });
 
   it('standard-config: manifests instead of an image, compared with the baseline', () => {

@@ -128,17 +128,18 @@ const rollout = z
     }
   });
 
+const limit = z.number().int().min(0, { error: 'expected a whole number ≥ 0' });
+
 const verification = z
   .strictObject({
     watch: positiveDurationString.default('15m'),
     interval: durationString.default('30s'),
-    failureLimit: z.number().int().min(1, { error: 'expected a whole number ≥ 1' }).default(3),
-    inconclusiveLimit: z.number().int().min(1, { error: 'expected a whole number ≥ 1' }).default(3),
-    consecutiveErrorLimit: z
-      .number()
-      .int()
-      .min(1, { error: 'expected a whole number ≥ 1' })
-      .default(4),
+    /** Argo Rollouts' names and meaning: per metric, how many failed measurements in all are allowed. */
+    failureLimit: limit.default(0),
+    /** How many inconclusive (no data) measurements of a metric in all are allowed. */
+    inconclusiveLimit: limit.default(0),
+    /** How many measurements in a row of a metric may fail to be taken (Prometheus errors). */
+    consecutiveErrorLimit: limit.default(4),
     metrics: z.array(metric).min(1, { error: 'expected at least one metric to watch' }),
   })
   .superRefine((v, ctx) => {
