@@ -36,10 +36,10 @@ export class OperatorRequests {
 
   constructor(private readonly change: ChangeRecord) {}
 
-  /** Rolling out or watching: from here a cancel is a rollback. */
+  /** Rolling out, watching or cleaning up: from here a cancel is a rollback. */
   get rolledOut(): boolean {
     const state = this.change.state;
-    return state === 'rolling-out' || state === 'watching';
+    return state === 'rolling-out' || state === 'watching' || state === 'cleaning-up';
   }
 
   cancel(input: CancelInput): void {

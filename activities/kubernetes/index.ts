@@ -8,6 +8,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
+  CleanupResult,
   DryRunResult,
   KubernetesActivities,
   RollbackInput,
@@ -95,6 +96,15 @@ export function createKubernetesActivities(
 
     async finalizeRollout(input: { plan: RolloutPlan; rollout: RolloutResult }): Promise<void> {
       return strategyFor(input.plan.strategy).finalize(waiting(input.plan.timeoutMs), input);
+    },
+
+    async cleanupRollout(input: {
+      plan: RolloutPlan;
+      rollout: RolloutResult;
+    }): Promise<CleanupResult> {
+      const strategy = strategyFor(input.plan.strategy);
+      if (!strategy.cleanup) return { deleted: [], message: 'nothing to clean up' };
+      return strategy.cleanup(waiting(input.plan.timeoutMs), input);
     },
 
     rolloutHistory: (input) => readRolloutHistory(api, input),

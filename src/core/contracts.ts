@@ -74,6 +74,13 @@ export interface RolloutResult {
   message: string;
 }
 
+/** What the delayed cleanup after a passed watch removed (blue/green: the old colour). */
+export interface CleanupResult {
+  /** `Deployment/name` of every object deleted. */
+  deleted: string[];
+  message: string;
+}
+
 export interface CanaryWeightInput {
   plan: RolloutPlan;
   rollout: RolloutResult;
@@ -137,6 +144,11 @@ export interface KubernetesActivities {
   rollbackRollout(input: RollbackInput): Promise<RollbackResult>;
   /** After a successful watch: blueGreen scales the old colour down; others have nothing to do. */
   finalizeRollout(input: { plan: RolloutPlan; rollout: RolloutResult }): Promise<void>;
+  /**
+   * After the cleanup delay: blueGreen deletes the old colour, if it is still the one this
+   * change scaled to zero and the Service does not select it; others have nothing to do.
+   */
+  cleanupRollout(input: { plan: RolloutPlan; rollout: RolloutResult }): Promise<CleanupResult>;
   rolloutHistory(input: { namespace: string; deployment: string }): Promise<RevisionInfo[]>;
   recentEvents(input: {
     namespace: string;

@@ -159,6 +159,15 @@ export function createFakeActivities(client: Client, scenario: FakeScenario = {}
       record('finalizeRollout', input);
       return Promise.resolve();
     },
+    cleanupRollout(input) {
+      record('cleanupRollout', input);
+      const old = input.rollout.previousDeployment;
+      return Promise.resolve(
+        old
+          ? { deleted: [`Deployment/${old}`], message: `deleted ${old}` }
+          : { deleted: [], message: 'nothing to clean up' },
+      );
+    },
     rolloutHistory(input) {
       record('rolloutHistory', input);
       return Promise.resolve([]);

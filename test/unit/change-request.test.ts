@@ -558,6 +558,24 @@ describe('change request: rollout', () => {
     }
   });
 
+  it('takes cleanupAfter for blue/green rollouts only', () => {
+    const blueGreen = { 'spec.rollout.strategy': 'blueGreen' };
+    assert.equal(
+      accepted({ ...blueGreen, 'spec.rollout.cleanupAfter': '30m' }).spec.rollout.cleanupAfter,
+      '30m',
+    );
+    assert.equal(accepted(blueGreen).spec.rollout.cleanupAfter, undefined, 'the workflow: 10m');
+    assertRefused({ ...blueGreen, 'spec.rollout.cleanupAfter': 'soon' }, [
+      ['spec.rollout.cleanupAfter', /expected a duration/],
+    ]);
+    assertRefused({ 'spec.rollout.cleanupAfter': '10m' }, [
+      [
+        'spec.rollout.cleanupAfter',
+        /cleanupAfter applies to blueGreen rollouts only, not to 'rolling'/,
+      ],
+    ]);
+  });
+
   it('requires the Service a blue/green rollout switches to be one of spec.services', () => {
     assertRefused(
       { 'spec.rollout.strategy': 'blueGreen', 'spec.rollout.service': 'auth-service' },

@@ -139,6 +139,7 @@ describe('examples', () => {
     const cr = request('blue-green.yaml');
     assert.equal(cr.spec.rollout.service, 'auth-service');
     assert.ok(cr.spec.services.includes(cr.spec.rollout.service));
+    assert.equal(cr.spec.rollout.cleanupAfter, '10m');
   });
 
   it('emergency: names its incident', () => {

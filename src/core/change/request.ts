@@ -87,6 +87,8 @@ const rollout = z
       .optional(),
     manifests: z.array(manifest).min(1, { error: 'expected at least one manifest' }).optional(),
     service: dnsLabel.optional(),
+    /** blueGreen: how long the old colour stays at zero replicas before it is deleted (10m). */
+    cleanupAfter: durationString.optional(),
     steps: z.array(canaryStep).optional(),
     timeout: positiveDurationString.default('10m'),
   })
@@ -119,12 +121,14 @@ const rollout = z
         message: `steps apply to canary rollouts only, not to '${r.strategy}'`,
       });
     }
-    if (r.strategy !== 'blueGreen' && r.service !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['service'],
-        message: `service applies to blueGreen rollouts only, not to '${r.strategy}'`,
-      });
+    for (const field of ['service', 'cleanupAfter'] as const) {
+      if (r.strategy !== 'blueGreen' && r[field] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `${field} applies to blueGreen rollouts only, not to '${r.strategy}'`,
+        });
+      }
     }
   });
 
@@ -259,6 +263,9 @@ export type MetricSpec = ChangeRequest['spec']['verification']['metrics'][number
 export type RolloutSpec = ChangeRequest['spec']['rollout'];
 export type CanaryStep = NonNullable<RolloutSpec['steps']>[number];
 export type VerificationSpec = ChangeRequest['spec']['verification'];
+
+/** How long a blue/green change keeps the old colour at zero before deleting it, by default. */
+export const DEFAULT_CLEANUP_AFTER = '10m';
 
 /** The workflow id of a change: one workflow per change id, ever. */
 export function changeWorkflowId(id: string): string {

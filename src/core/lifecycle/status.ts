@@ -22,6 +22,7 @@ export const plannedStates = [
   'backing-up',
   'rolling-out',
   'watching',
+  'cleaning-up',
 ] as const;
 export const emergencyStates = [
   'submitted',
@@ -30,6 +31,7 @@ export const emergencyStates = [
   'backing-up',
   'rolling-out',
   'watching',
+  'cleaning-up',
   'awaiting-documentation',
 ] as const;
 export const endStates = ['completed', 'rejected', 'cancelled', 'rolled-back', 'failed'] as const;
@@ -130,6 +132,8 @@ export interface ChangeStatus {
     before?: DeploymentState;
     result?: RolloutResult;
     canaryWeight?: number;
+    /** blueGreen after a passed watch: the old colour at zero, deleted at `deleteAt`. */
+    cleanup?: { deployment: string; deleteAt: string; deletedAt?: string; message?: string };
     rollback?: RollbackResult & { reason: string; at: string };
   };
   verification: {
