@@ -8,6 +8,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
+  CheckWatchInput,
   CleanupResult,
   DryRunResult,
   KubernetesActivities,
@@ -20,6 +21,7 @@ import type {
 } from '../../src/core/contracts';
 import { FailureType } from '../../src/core/errors';
 import { promoteCanary, setCanaryWeight } from './canary';
+import { createCheckMeasurer } from './checks';
 import { ClusterApi } from './client';
 import { deploymentState, rolloutStatus } from './deployments';
 import { rollbackNotReady } from './errors';
@@ -27,6 +29,7 @@ import { readRecentEvents, readRolloutHistory } from './history';
 import { Progress } from './progress';
 import type { Waiting } from './rollout';
 import { strategyFor } from './strategy';
+import { runWatchLoop } from '../watch-loop';
 
 export interface KubernetesActivityOptions {
   /** How often waits poll the API server (default 2s). */
@@ -38,6 +41,7 @@ export function createKubernetesActivities(
   options: KubernetesActivityOptions = {},
 ): KubernetesActivities {
   const api = new ClusterApi(kubeConfig);
+  const checks = createCheckMeasurer(kubeConfig);
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
 
   const waiting = (timeoutMs: number): Waiting => ({
@@ -106,6 +110,9 @@ export function createKubernetesActivities(
       if (!strategy.cleanup) return { deleted: [], message: 'nothing to clean up' };
       return strategy.cleanup(waiting(input.plan.timeoutMs), input);
     },
+
+    watchChecks: (input: CheckWatchInput) =>
+      runWatchLoop(input, (at) => checks.measureRound(input, at)),
 
     rolloutHistory: (input) => readRolloutHistory(api, input),
 

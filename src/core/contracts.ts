@@ -4,7 +4,7 @@
  * (`createKubernetesActivities(kubeConfig): KubernetesActivities`), and tests hand in fakes of
  * the same types.
  */
-import type { RolloutStrategy } from './change/request';
+import type { CheckSpec, RolloutStrategy } from './change/request';
 import type { Policy } from './policy/schema';
 
 // ---------------------------------------------------------------- Kubernetes
@@ -125,6 +125,24 @@ export interface EventInfo {
   message: string;
 }
 
+/** The post-change checks of a watch, on the deployments a change rolled out. */
+export interface CheckWatchInput {
+  changeId: string;
+  namespace: string;
+  /** The deployments whose pods the checks look at (blue/green: the new colour). */
+  deployments: string[];
+  checks: CheckSpec[];
+  /** When the rollout started (epoch ms): restarts and log lines before it do not count. */
+  since: number;
+  intervalMs: number;
+  startedAt: number;
+  endsAt: number;
+  failureLimit: number;
+  inconclusiveLimit: number;
+  consecutiveErrorLimit: number;
+  state?: WatchState;
+}
+
 export interface KubernetesActivities {
   /** Reads the deployment and its history: the change may go ahead only if it can be undone. */
   checkRollbackReadiness(target: RolloutTarget): Promise<RollbackReadiness>;
@@ -149,6 +167,11 @@ export interface KubernetesActivities {
    * change scaled to zero and the Service does not select it; others have nothing to do.
    */
   cleanupRollout(input: { plan: RolloutPlan; rollout: RolloutResult }): Promise<CleanupResult>;
+  /**
+   * Measures the request's checks (pods ready, restarts, http, logs) every interval until
+   * endsAt or a verdict, under the same limits as the metrics; heartbeats its state.
+   */
+  watchChecks(input: CheckWatchInput): Promise<WatchResult>;
   rolloutHistory(input: { namespace: string; deployment: string }): Promise<RevisionInfo[]>;
   recentEvents(input: {
     namespace: string;

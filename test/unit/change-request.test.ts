@@ -667,6 +667,63 @@ describe('change request: verification', () => {
     assert.equal(request.spec.verification.failureLimit, 1);
   });
 
+  it('takes post-change checks of each kind, with their defaults', () => {
+    const request = accepted({
+      'spec.verification.checks': [
+        { name: 'pods-ready', podsReady: {} },
+        { name: 'restarts', restarts: {} },
+        { name: 'health', http: { service: 'api-gateway', port: 8080, path: '/healthz' } },
+        { name: 'status-page', http: { url: 'https://status.example.com/', expectStatus: 204 } },
+        { name: 'error-logs', logs: { pattern: 'ERROR|panic' } },
+      ],
+    });
+    assert.deepEqual(request.spec.verification.checks, [
+      { name: 'pods-ready', podsReady: {} },
+      { name: 'restarts', restarts: { failWhen: '> 0' } },
+      {
+        name: 'health',
+        http: {
+          service: 'api-gateway',
+          port: 8080,
+          path: '/healthz',
+          expectStatus: 200,
+          timeout: '5s',
+        },
+      },
+      {
+        name: 'status-page',
+        http: { url: 'https://status.example.com/', path: '/', expectStatus: 204, timeout: '5s' },
+      },
+      { name: 'error-logs', logs: { pattern: 'ERROR|panic', failWhen: '> 0' } },
+    ]);
+    assert.equal(accepted().spec.verification.checks, undefined);
+  });
+
+  it('refuses checks of no kind or two, bad addresses and patterns, and clashing names', () => {
+    assertRefused(
+      {
+        'spec.verification.checks': [
+          { name: 'none' },
+          { name: 'two', podsReady: {}, restarts: {} },
+          { name: 'both', http: { url: 'http://x.example/', service: 'api-gateway', port: 80 } },
+          { name: 'no-port', http: { service: 'api-gateway' } },
+          { name: 'ftp', http: { url: 'ftp://x.example/' } },
+          { name: 'bad-pattern', logs: { pattern: '(' } },
+          { name: 'error-rate', podsReady: {} },
+        ],
+      },
+      [
+        ['spec.verification.checks[0]', /expected exactly one of podsReady, restarts, http, logs/],
+        ['spec.verification.checks[1]', /got podsReady and restarts/],
+        ['spec.verification.checks[2].http.url', /expected exactly one of url and service/],
+        ['spec.verification.checks[3].http.port', /expected the Service port/],
+        ['spec.verification.checks[4].http.url', /expected an http\(s\) URL/],
+        ['spec.verification.checks[5].logs.pattern', /expected a regular expression/],
+        ['spec.verification.checks[6].name', /duplicate metric or check name 'error-rate'/],
+      ],
+    );
+  });
+
   it('requires at least one metric', () => {
     assertRefused({ 'spec.verification.metrics': [] }, [
       ['spec.verification.metrics', /expected at least one metric to watch/],

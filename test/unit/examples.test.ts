@@ -140,6 +140,16 @@ describe('examples', () => {
     assert.equal(cr.spec.rollout.service, 'auth-service');
     assert.ok(cr.spec.services.includes(cr.spec.rollout.service));
     assert.equal(cr.spec.rollout.cleanupAfter, '10m');
+    assert.deepEqual(
+      cr.spec.verification.checks?.map((c) => [c.name, Object.keys(c).find((k) => k !== 'name')]),
+      [
+        ['pods-ready', 'podsReady'],
+        ['restarts', 'restarts'],
+        ['health', 'http'],
+        ['error-logs', 'logs'],
+      ],
+    );
+    assert.equal(cr.spec.verification.checks?.[2]?.http?.service, cr.spec.rollout.service);
   });
 
   it('emergency: names its incident', () => {

@@ -13,6 +13,7 @@ import {
   evaluateSeries,
   initialWatchState,
   isWatchState,
+  mergeWatchResults,
   RECENT_MEASUREMENTS,
   recordRound,
   summarizeWatch,
@@ -302,6 +303,34 @@ describe('recordRound', () => {
     assert.notEqual(after, before);
     assert.notEqual(after.recent, before.recent);
     assert.equal(after.measurementsTaken, before.measurementsTaken + 2);
+  });
+});
+
+describe('mergeWatchResults', () => {
+  const pods: MetricCheck = { name: 'pods-ready', query: '', failWhen: '> 0' };
+  function ended(metric: MetricCheck, statuses: MeasurementStatus[], outcome: 'passed' | 'failed') {
+    const { state } = play(statuses, metric);
+    return { outcome, reason: `${metric.name} ${outcome}`, state, endedAt: state.lastRoundAt ?? 0 };
+  }
+
+  it('passes only when every watch passed, and adds their states up', () => {
+    const merged = mergeWatchResults([
+      ended(errorRate, ['passed', 'passed'], 'passed'),
+      ended(pods, ['passed', 'passed'], 'passed'),
+    ]);
+    assert.equal(merged.outcome, 'passed');
+    assert.equal(merged.state.measurementsTaken, 4);
+    assert.deepEqual(Object.keys(merged.state.tallies).sort(), ['error-rate', 'pods-ready']);
+    assert.match(merged.reason, /^no metric or check crossed a limit: 4 measurements/);
+  });
+
+  it('fails with the reasons of the watches that failed', () => {
+    const merged = mergeWatchResults([
+      ended(errorRate, ['passed'], 'passed'),
+      ended(pods, ['failed'], 'failed'),
+    ]);
+    assert.deepEqual([merged.outcome, merged.reason], ['failed', 'pods-ready failed']);
+    assert.equal(merged.state.counts.failed, 1);
   });
 });
 

@@ -43,6 +43,7 @@ export async function rollOut(run: Run): Promise<RolloutOutcome> {
   const plan = rolloutPlan(record);
   record.setState('rolling-out');
   const outcome: RolloutOutcome = { rolledOut: false, startedAt: now() };
+  record.status.rollout.startedAt = outcome.startedAt;
   await notify(
     run,
     'deploying',

@@ -5,7 +5,7 @@ import type { WatchResult } from '../../src/core/contracts';
 import { notify } from '../notify';
 import type { LifecycleProfile, Run } from '../profile';
 import { SYSTEM } from '../record';
-import { runWatch } from '../watch';
+import { runCheckWatch, runWatch, watchAll } from '../watch';
 import { decisionNeededText } from '../../src/core/lifecycle/messages';
 
 export type Verdict = { passed: true } | { passed: false; reason: string };
@@ -30,7 +30,13 @@ export async function watch(run: Run, profile: LifecycleProfile): Promise<Verdic
     failWhen: m.failWhen,
   }));
 
-  const watched = await operator.interruptible(() =>
+  const endsAt = () => operator.watchEndsAt;
+  const argoLimits = {
+    failureLimit: limits.failureLimit,
+    inconclusiveLimit: limits.inconclusiveLimit,
+    consecutiveErrorLimit: spec.consecutiveErrorLimit,
+  };
+  const watchMetrics = () =>
     runWatch(
       {
         changeId: metadata.id,
@@ -39,12 +45,29 @@ export async function watch(run: Run, profile: LifecycleProfile): Promise<Verdic
         intervalMs: limits.intervalMs,
         startedAt,
         endsAt: operator.watchEndsAt,
-        failureLimit: limits.failureLimit,
-        inconclusiveLimit: limits.inconclusiveLimit,
-        consecutiveErrorLimit: spec.consecutiveErrorLimit,
+        ...argoLimits,
       },
-      () => operator.watchEndsAt,
-    ),
+      endsAt,
+    );
+  const checks = spec.checks ?? [];
+  const { rollout } = record.status;
+  const watchChecks = () =>
+    runCheckWatch(
+      {
+        changeId: metadata.id,
+        namespace: record.request.spec.namespace,
+        deployments: [rollout.result?.activeDeployment ?? rollout.deployment],
+        checks,
+        since: Date.parse(rollout.startedAt ?? '') || startedAt,
+        intervalMs: limits.intervalMs,
+        startedAt,
+        endsAt: operator.watchEndsAt,
+        ...argoLimits,
+      },
+      endsAt,
+    );
+  const watched = await operator.interruptible(() =>
+    checks.length === 0 ? watchMetrics() : watchAll([watchMetrics, watchChecks]),
   );
   if (!watched) {
     // Cut short, the watch gave no verdict; like a segment that cannot finish, it never passes.

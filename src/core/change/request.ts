@@ -35,6 +35,84 @@ const metric = z.strictObject({
   failWhen,
 });
 
+export const checkKinds = ['podsReady', 'restarts', 'http', 'logs'] as const;
+
+const checkFailWhen = (fallback: string) => failWhen.default(fallback);
+
+const pattern = z
+  .string()
+  .min(1, { error: 'expected a pattern' })
+  .refine(
+    (text) => {
+      try {
+        new RegExp(text);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: (issue) => `expected a regular expression, got ${JSON.stringify(issue.input)}` },
+  );
+
+const httpCheck = z
+  .strictObject({
+    /** An address the worker reaches directly. */
+    url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    /** A Service port, reached through the API server's service proxy. */
+    service: dnsLabel.optional(),
+    port: z.union([z.number().int().min(1).max(65535), dnsLabel]).optional(),
+    path: z.string().startsWith('/', { error: "expected a path starting with '/'" }).default('/'),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    timeout: positiveDurationString.default('5s'),
+  })
+  .superRefine((h, ctx) => {
+    if ((h.url === undefined) === (h.service === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'expected exactly one of url and service',
+      });
+    }
+    if (h.service !== undefined && h.port === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: 'expected the Service port' });
+    }
+    if (h.url !== undefined && h.service === undefined && h.port !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: 'port applies to service only' });
+    }
+  });
+
+/**
+ * A post-change check of the seed's validation script, measured every interval beside the
+ * metrics and under the same limits; exactly one kind per check.
+ */
+const check = z
+  .strictObject({
+    name: dnsLabel,
+    /** Ready replicas equal desired replicas, for every deployment the change rolled out. */
+    podsReady: z.strictObject({}).optional(),
+    /** Container restarts since the rollout, in the rolled-out pods (fails when > 0). */
+    restarts: z.strictObject({ failWhen: checkFailWhen('> 0') }).optional(),
+    http: httpCheck.optional(),
+    /** Lines matching `pattern` in the rolled-out pods' logs since the rollout. */
+    logs: z
+      .strictObject({
+        pattern,
+        container: dnsLabel.optional(),
+        failWhen: checkFailWhen('> 0'),
+      })
+      .optional(),
+  })
+  .superRefine((c, ctx) => {
+    const kinds = checkKinds.filter((k) => c[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `expected exactly one of ${checkKinds.join(', ')}${kinds.length ? `, got ${kinds.join(' and ')}` : ''}`,
+      });
+    }
+  });
+
 const canaryStep = z.union(
   [
     z.strictObject({
@@ -145,6 +223,10 @@ const verification = z
     /** How many measurements in a row of a metric may fail to be taken (Prometheus errors). */
     consecutiveErrorLimit: limit.default(4),
     metrics: z.array(metric).min(1, { error: 'expected at least one metric to watch' }),
+    checks: z
+      .array(check)
+      .min(1, { error: 'expected at least one check, or no checks field' })
+      .optional(),
   })
   .superRefine((v, ctx) => {
     const watch = parseDuration(v.watch);
@@ -169,6 +251,16 @@ const verification = z
         });
       }
       names.add(m.name);
+    });
+    v.checks?.forEach((c, i) => {
+      if (names.has(c.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['checks', i, 'name'],
+          message: `duplicate metric or check name '${c.name}'`,
+        });
+      }
+      names.add(c.name);
     });
   });
 
@@ -263,6 +355,7 @@ export type MetricSpec = ChangeRequest['spec']['verification']['metrics'][number
 export type RolloutSpec = ChangeRequest['spec']['rollout'];
 export type CanaryStep = NonNullable<RolloutSpec['steps']>[number];
 export type VerificationSpec = ChangeRequest['spec']['verification'];
+export type CheckSpec = NonNullable<VerificationSpec['checks']>[number];
 
 /** How long a blue/green change keeps the old colour at zero before deleting it, by default. */
 export const DEFAULT_CLEANUP_AFTER = '10m';

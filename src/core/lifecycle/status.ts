@@ -129,6 +129,8 @@ export interface ChangeStatus {
     strategy: RolloutStrategy;
     deployment: string;
     image?: string;
+    /** When the rollout started: checks count restarts and log lines from then. */
+    startedAt?: string;
     before?: DeploymentState;
     result?: RolloutResult;
     canaryWeight?: number;

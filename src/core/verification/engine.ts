@@ -19,6 +19,7 @@ import type {
   MeasurementStatus,
   MetricCheck,
   WatchOutcome,
+  WatchResult,
   WatchState,
 } from '../contracts';
 
@@ -297,6 +298,54 @@ export function summarizeWatch(state: WatchState): string {
   const noun = state.measurementsTaken === 1 ? 'measurement' : 'measurements';
   const tail = described.length > 0 ? `; latest: ${described.join(', ')}` : '';
   return `${state.measurementsTaken} ${noun} (${counts})${tail}`;
+}
+
+/** Several watches' states as one: counts and tallies added, the newest measurements kept. */
+export function mergeWatchStates(states: WatchState[]): WatchState {
+  const merged = initialWatchState();
+  const recent: Measurement[] = [];
+  for (const state of states) {
+    for (const status of STATUSES) merged.counts[status] += state.counts[status];
+    Object.assign(merged.tallies, state.tallies);
+    merged.measurementsTaken += state.measurementsTaken;
+    recent.push(...state.recent);
+    if (state.lastRoundAt !== undefined) {
+      merged.lastRoundAt = Math.max(merged.lastRoundAt ?? 0, state.lastRoundAt);
+    }
+  }
+  merged.recent = recent
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => a.m.at.localeCompare(b.m.at) || a.i - b.i)
+    .map(({ m }) => m)
+    .slice(-RECENT_MEASUREMENTS);
+  return merged;
+}
+
+/**
+ * Watches of one period as one result: failed if any failed, else inconclusive if any was,
+ * else passed; the reasons of those that did not pass.
+ */
+export function mergeWatchResults(results: WatchResult[]): WatchResult {
+  if (results.length === 1 && results[0]) return results[0];
+  const state = mergeWatchStates(results.map((r) => r.state));
+  const endedAt = Math.max(0, ...results.map((r) => r.endedAt));
+  const failed = results.filter((r) => r.outcome === 'failed');
+  const inconclusive = results.filter((r) => r.outcome === 'inconclusive');
+  const deciding = failed.length > 0 ? failed : inconclusive;
+  if (deciding.length > 0) {
+    return {
+      outcome: failed.length > 0 ? 'failed' : 'inconclusive',
+      reason: deciding.map((r) => r.reason).join('; '),
+      state,
+      endedAt,
+    };
+  }
+  return {
+    outcome: 'passed',
+    reason: `no metric or check crossed a limit: ${summarizeWatch(state)}`,
+    state,
+    endedAt,
+  };
 }
 
 /** True when a value (heartbeat details, a workflow's memory) has the shape of a WatchState. */
