@@ -540,7 +540,8 @@ describe('the watch in a workflow on a real Temporal server', () => {
       handle = await temporal.client.workflow.start(watchWorkflow, {
         taskQueue,
         workflowId,
-        args: [input(12_000)],
+        // Long enough that a slow first worker still leaves rounds for the second one.
+        args: [input(20_000)],
       });
       await waitUntil('three rounds heartbeated', async () => {
         const state = await heartbeatedState(workflowId);
@@ -592,16 +593,20 @@ describe('the watch in a workflow on a real Temporal server', () => {
       const handle = await temporal.client.workflow.start(watchWorkflow, {
         taskQueue,
         workflowId,
-        args: [input(3_000)],
+        args: [input(5_000)],
       });
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      await handle.signal(extendWatchSignal, Date.now() + 4_000);
+      // Extend once the first segment is measuring (on a busy machine that takes a moment).
+      await waitUntil('the first round heartbeated', async () => {
+        const state = await heartbeatedState(workflowId);
+        return state && state.measurementsTaken >= 1 ? state : undefined;
+      });
+      await handle.signal(extendWatchSignal, Date.now() + 6_000);
       assert.equal(await scheduledActivities(workflowId), 1);
       return handle.result();
     });
     const watch: WatchResult = result.result;
     assert.equal(watch.outcome, 'passed', watch.reason);
-    assert.ok(result.endsAt - result.startedAt >= 4_500, 'the extension moved the end');
+    assert.ok(result.endsAt - result.startedAt >= 6_000, 'the extension moved the end');
     assert.ok(watch.endedAt >= result.endsAt && watch.endedAt < result.endsAt + 1_000);
     assert.equal(await scheduledActivities(workflowId), 2, 'the extension ran a second segment');
     const rounds = Math.round((result.endsAt - result.startedAt) / 1_000);
