@@ -501,6 +501,12 @@ describe('change request: rollout', () => {
     assertRefused({ ...canary, 'spec.rollout.steps[1]': { pause: 'soon' } }, [
       ['spec.rollout.steps[1].pause', /expected a duration such as '30s'/],
     ]);
+    assert.deepEqual(
+      accepted({ ...canary, 'spec.rollout.steps[1]': { pause: { duration: '2m' } } }).spec.rollout
+        .steps?.[1],
+      { pause: { duration: '2m' } },
+      "Argo's form of a pause",
+    );
     for (const step of [
       { setWeight: 12.5 },
       { setWeight: '10' },

@@ -132,7 +132,10 @@ describe('examples', () => {
     const steps = request('canary.yaml').spec.rollout.steps ?? [];
     const weights = steps.flatMap((s) => ('setWeight' in s ? [s.setWeight] : []));
     assert.deepEqual(weights, [10, 50]);
-    assert.ok(steps.some((s) => 'pause' in s));
+    assert.deepEqual(
+      steps.flatMap((s) => ('pause' in s ? [s.pause] : [])),
+      [{ duration: '2m' }, '5m'],
+    );
   });
 
   it('blue-green: switches a declared Service', () => {

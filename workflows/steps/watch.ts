@@ -10,27 +10,25 @@ import { decisionNeededText } from '../../src/core/lifecycle/messages';
 
 export type Verdict = { passed: true } | { passed: false; reason: string };
 
+/** A span of verification: when it starts and ends, and the deployments its checks look at. */
+export interface VerificationWindow {
+  startedAt: number;
+  /** Read again whenever a segment ends, so an `extend` is honoured. */
+  endsAt: () => number;
+  deployments: string[];
+}
+
 /**
- * The watch period against the request's metrics, within the profile's limits; an inconclusive
- * verdict rolls back or, where the profile holds, waits for a human decision.
+ * The request's metrics (and checks, when it has any) over a window, within the profile's
+ * interval and limits: the watch after a rollout, and a canary step's analysis.
  */
-export async function watch(run: Run, profile: LifecycleProfile): Promise<Verdict> {
-  const { record, operator } = run;
+export function verify(
+  { record }: Run,
+  limits: LifecycleProfile['watch'],
+  window: VerificationWindow,
+): Promise<WatchResult> {
   const { metadata } = record.request;
   const spec = record.request.spec.verification;
-  const verification = record.status.verification;
-  const limits = profile.watch;
-  record.setState('watching');
-  const startedAt = Date.now();
-  operator.watchEndsAt = startedAt + limits.watchMs + operator.watchExtensionMs;
-  record.startWatch(startedAt, operator.watchEndsAt);
-  const metrics = spec.metrics.map((m: MetricSpec) => ({
-    name: m.name,
-    query: m.query,
-    failWhen: m.failWhen,
-  }));
-
-  const endsAt = () => operator.watchEndsAt;
   const argoLimits = {
     failureLimit: limits.failureLimit,
     inconclusiveLimit: limits.inconclusiveLimit,
@@ -40,34 +38,57 @@ export async function watch(run: Run, profile: LifecycleProfile): Promise<Verdic
     runWatch(
       {
         changeId: metadata.id,
-        metrics,
-        baseline: verification.baseline,
+        metrics: spec.metrics.map((m: MetricSpec) => ({
+          name: m.name,
+          query: m.query,
+          failWhen: m.failWhen,
+        })),
+        baseline: record.status.verification.baseline,
         intervalMs: limits.intervalMs,
-        startedAt,
-        endsAt: operator.watchEndsAt,
+        startedAt: window.startedAt,
+        endsAt: window.endsAt(),
         ...argoLimits,
       },
-      endsAt,
+      window.endsAt,
     );
   const checks = spec.checks ?? [];
-  const { rollout } = record.status;
+  if (checks.length === 0) return watchMetrics();
   const watchChecks = () =>
     runCheckWatch(
       {
         changeId: metadata.id,
         namespace: record.request.spec.namespace,
-        deployments: [rollout.result?.activeDeployment ?? rollout.deployment],
+        deployments: window.deployments,
         checks,
-        since: Date.parse(rollout.startedAt ?? '') || startedAt,
+        since: Date.parse(record.status.rollout.startedAt ?? '') || window.startedAt,
         intervalMs: limits.intervalMs,
-        startedAt,
-        endsAt: operator.watchEndsAt,
+        startedAt: window.startedAt,
+        endsAt: window.endsAt(),
         ...argoLimits,
       },
-      endsAt,
+      window.endsAt,
     );
+  return watchAll([watchMetrics, watchChecks]);
+}
+
+/**
+ * The watch period against the request's metrics, within the profile's limits; an inconclusive
+ * verdict rolls back or, where the profile holds, waits for a human decision.
+ */
+export async function watch(run: Run, profile: LifecycleProfile): Promise<Verdict> {
+  const { record, operator } = run;
+  const limits = profile.watch;
+  record.setState('watching');
+  const startedAt = Date.now();
+  operator.watchEndsAt = startedAt + limits.watchMs + operator.watchExtensionMs;
+  record.startWatch(startedAt, operator.watchEndsAt);
+  const { rollout } = record.status;
   const watched = await operator.interruptible(() =>
-    checks.length === 0 ? watchMetrics() : watchAll([watchMetrics, watchChecks]),
+    verify(run, limits, {
+      startedAt,
+      endsAt: () => operator.watchEndsAt,
+      deployments: [rollout.result?.activeDeployment ?? rollout.deployment],
+    }),
   );
   if (!watched) {
     // Cut short, the watch gave no verdict; like a segment that cannot finish, it never passes.

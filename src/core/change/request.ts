@@ -122,7 +122,10 @@ const canaryStep = z.union(
         .min(0, { error: 'expected a percentage from 0 to 100' })
         .max(100, { error: 'expected a percentage from 0 to 100' }),
     }),
-    z.strictObject({ pause: durationString }),
+    z.strictObject({
+      /** Argo's `{pause: {duration: 2m}}`, or `{pause: 2m}`; the metrics run for its duration. */
+      pause: z.union([durationString, z.strictObject({ duration: durationString })]),
+    }),
   ],
   { error: 'expected a step {setWeight: <0-100>} or {pause: <duration>}' },
 );

@@ -134,6 +134,8 @@ export interface ChangeStatus {
     before?: DeploymentState;
     result?: RolloutResult;
     canaryWeight?: number;
+    /** canary: the step in progress (1-based, of the request's steps) and its analysis. */
+    canaryStep?: { step: number; of: number; weight: number; analysis?: WatchOutcome | 'running' };
     /** blueGreen after a passed watch: the old colour at zero, deleted at `deleteAt`. */
     cleanup?: { deployment: string; deleteAt: string; deletedAt?: string; message?: string };
     rollback?: RollbackResult & { reason: string; at: string };
