@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import { createGateActivities } from '../activities/gates';
 import { createKubernetesActivities } from '../activities/kubernetes';
 import { loadKubeConfig } from '../activities/kubernetes/kubeconfig';
 import { createLockActivities } from '../activities/lock';
@@ -10,6 +11,7 @@ import { createPolicyActivities } from '../activities/policy';
 import { createPrometheusActivities } from '../activities/prometheus';
 import { createVeleroActivities } from '../activities/velero';
 import type {
+  GateActivities,
   KubernetesActivities,
   LockActivities,
   NotificationActivities,
@@ -20,7 +22,8 @@ import type {
 import type { WorkerConfig } from './config';
 
 /** Every activity interface the workflows proxy; the compiler checks that all are registered. */
-export type ChangectlActivities = KubernetesActivities &
+export type ChangectlActivities = GateActivities &
+  KubernetesActivities &
   VeleroActivities &
   PrometheusActivities &
   NotificationActivities &
@@ -58,6 +61,7 @@ export function createActivities(
       ...(config.prometheus.auth ? { auth: config.prometheus.auth } : {}),
     }),
     ...createNotificationActivities(config.notifications),
+    ...createGateActivities(config.gates),
     ...createPolicyActivities(config.policyPath),
     ...createLockActivities(client),
   };

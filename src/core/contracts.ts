@@ -303,6 +303,42 @@ export interface PrometheusActivities {
   watchMetrics(input: WatchInput): Promise<WatchResult>;
 }
 
+// ---------------------------------------------------------------- Gates
+
+/** What a gate's webhook receives, Flagger-style: the change's summary at that phase. */
+export interface GatePayload {
+  name: string;
+  namespace: string;
+  phase: 'pre-rollout' | 'confirm-promotion';
+  changeId: string;
+  services: string[];
+  images: string[];
+  /** canary: the step the gate stands before (1-based). */
+  step?: number;
+}
+
+export interface GateInput {
+  webhook: string;
+  timeoutMs: number;
+  payload: GatePayload;
+}
+
+/** A gate's answer: 2xx within the timeout passes; anything else fails the gate. */
+export interface GateResult {
+  name: string;
+  webhook: string;
+  phase: GatePayload['phase'];
+  passed: boolean;
+  status?: number;
+  message: string;
+  at: string;
+}
+
+export interface GateActivities {
+  /** POSTs the payload to the named webhook of the worker's config and reports its answer. */
+  runGate(input: GateInput): Promise<GateResult>;
+}
+
 // ---------------------------------------------------------------- Notifications and policy
 
 export type NotificationKind =

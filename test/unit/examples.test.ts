@@ -136,6 +136,13 @@ describe('examples', () => {
       steps.flatMap((s) => ('pause' in s ? [s.pause] : [])),
       [{ duration: '2m' }, '5m'],
     );
+    const cr = request('canary.yaml');
+    assert.deepEqual(cr.spec.preflight?.gates, [
+      { name: 'load-test-ready', webhook: 'load-test', timeout: '30s' },
+    ]);
+    assert.deepEqual(cr.spec.promotion?.gates, [
+      { name: 'release-manager', webhook: 'release-approval', timeout: '1m' },
+    ]);
   });
 
   it('blue-green: switches a declared Service', () => {

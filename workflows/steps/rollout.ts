@@ -6,6 +6,7 @@ import { rootMessage } from '../failures';
 import { notify } from '../notify';
 import type { LifecycleProfile, Run } from '../profile';
 import { now, SYSTEM, type ChangeRecord } from '../record';
+import { askGate } from './gates';
 import { verify } from './watch';
 
 /** What the rollout step leaves for the watch, the finalize and a rollback. */
@@ -113,8 +114,20 @@ async function canarySteps(
   record.record(SYSTEM, 'canary deployed', rollout.message);
   const analysed = patched('canary-step-analysis');
   let weight = 0;
+  const promotionGates = record.request.spec.promotion?.gates ?? [];
   for (const [index, step] of steps.entries()) {
     const position = { step: index + 1, of: steps.length, weight };
+    // Flagger's confirm-promotion: every gate passes before the last step goes ahead.
+    if (index === steps.length - 1) {
+      for (const gate of promotionGates) {
+        const answer = await askGate(run, gate, 'confirm-promotion', position.step);
+        if (!answer.passed) {
+          throw new CanaryAnalysisFailed(
+            `promotion gate ${gate.name} failed before step ${position.step}/${position.of}: ${answer.message}`,
+          );
+        }
+      }
+    }
     if ('setWeight' in step) {
       record.status.rollout.canaryStep = { ...position, weight: step.setWeight };
       const split = await activities.kubernetesRollouts.setCanaryWeight.executeWithOptions(

@@ -267,6 +267,19 @@ const verification = z
     });
   });
 
+/**
+ * A Flagger-style gate: the worker POSTs the change's summary to the webhook it knows by this
+ * name (URLs live in the worker's config, never in a request); a 2xx answer in time passes.
+ */
+const gate = z.strictObject({
+  name: dnsLabel,
+  webhook: dnsLabel,
+  timeout: positiveDurationString.default('30s'),
+});
+const gates = z.strictObject({
+  gates: z.array(gate).min(1, { error: 'expected at least one gate' }),
+});
+
 const backup = z.strictObject({
   velero: z.strictObject({
     includeNamespaces: uniqueList(dnsLabel, 'namespace').min(1, {
@@ -307,6 +320,10 @@ export const changeRequestSchema = z
       breakGlass: z.boolean().optional(),
       window: z.strictObject({ notBefore: timestampString.optional() }).optional(),
       backup: backup.optional(),
+      /** Gates after the pre-flight checks, before the backup (Flagger's pre-rollout). */
+      preflight: gates.optional(),
+      /** Gates before the last canary step (Flagger's confirm-promotion). */
+      promotion: gates.optional(),
       rollout,
       verification,
       rollback: z.strictObject({ restoreBackup: z.boolean().default(false) }).default({
@@ -359,6 +376,7 @@ export type RolloutSpec = ChangeRequest['spec']['rollout'];
 export type CanaryStep = NonNullable<RolloutSpec['steps']>[number];
 export type VerificationSpec = ChangeRequest['spec']['verification'];
 export type CheckSpec = NonNullable<VerificationSpec['checks']>[number];
+export type GateSpec = z.output<typeof gate>;
 
 /** How long a blue/green change keeps the old colour at zero before deleting it, by default. */
 export const DEFAULT_CLEANUP_AFTER = '10m';

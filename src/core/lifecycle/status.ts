@@ -5,6 +5,7 @@
 import type { ChangeType, RiskLevel, RolloutStrategy } from '../change/request';
 import type {
   DeploymentState,
+  GateResult,
   Measurement,
   RestoreResult,
   RollbackResult,
@@ -118,6 +119,8 @@ export interface ChangeStatus {
     bypassed: Blocker[];
   };
   preflight: { checks: PreflightCheck[] };
+  /** Every gate's answer, pre-rollout and confirm-promotion, in order. */
+  gates?: GateResult[];
   backup: {
     name?: string;
     restoreCommand?: string;
