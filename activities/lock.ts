@@ -21,6 +21,7 @@ export function createLockActivities(client: Client): LockActivities {
             changeId: input.changeId,
             workflowId: input.workflowId,
             emergency: input.emergency,
+            ...(input.grantToken ? { grantToken: input.grantToken } : {}),
           },
         ],
         staticSummary: `lock ${input.lockId}`,

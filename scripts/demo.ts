@@ -302,6 +302,59 @@ async function tellStory(stack: DevStack, client: Client, policyPath: string): P
   await expectExit(env, ['export', first, '--format', 'md'], 0, `change log of ${first}`);
   await expectExit(env, ['export', second, '--format', 'md'], 0, `change log of ${second}`);
 
+  chapter(7, 'Someone edits production by hand');
+  narrate(
+    'An on-call engineer sets the image with kubectl, outside any change. Every object a change\n' +
+      'writes carries its change id, run id and the hash of the spec it left, so drift sees it.',
+  );
+  const hotfix = `registry.example.com/${SERVICE}:2.5.0-hotfix`;
+  const kubectlArgs = [
+    'set',
+    'image',
+    `deployment/${SERVICE}`,
+    `${SERVICE}=${hotfix}`,
+    '-n',
+    'production',
+  ];
+  console.log(`\n${cyan('$')} ${bold(['kubectl', ...kubectlArgs].join(' '))}`);
+  const edited = await new Promise<number>((done) => {
+    const child = spawn('kubectl', kubectlArgs, { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('error', () => done(-1));
+    child.once('close', (code) => done(code ?? 1));
+  });
+  if (edited === -1) {
+    // No kubectl on this machine: the same write through the API, as kubectl edit makes it.
+    const k8s = await import('@kubernetes/client-node');
+    const kubeConfig = new k8s.KubeConfig();
+    kubeConfig.loadFromFile(stack.env.KUBECONFIG ?? '');
+    await kubeConfig.makeApiClient(k8s.AppsV1Api).patchNamespacedDeployment(
+      {
+        namespace: 'production',
+        name: SERVICE,
+        fieldManager: 'kubectl-edit',
+        body: { spec: { template: { spec: { containers: [{ name: SERVICE, image: hotfix }] } } } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+    );
+  } else if (edited !== 0) {
+    throw new StoryError(`kubectl set image exited ${edited}`);
+  }
+  narrate('drift exits 1 when an object no longer matches its last change: the expected ending.');
+  await expectExit(
+    env,
+    ['drift', '--env', 'production', '--service', SERVICE],
+    1,
+    'drift found, naming who changed it (exit 1)',
+  );
+
+  chapter(8, 'How well do we change?');
+  await expectExit(
+    env,
+    ['report', '--env', 'production', '--since', '1d'],
+    0,
+    'the DORA report of the changes above',
+  );
+
   const namespace = stack.env.TEMPORAL_NAMESPACE ?? 'default';
   console.log(`\n${bold('Temporal Web UI')}: ${stack.uiUrl}`);
   for (const id of [first, second]) {

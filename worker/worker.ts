@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import { createDriftActivities } from '../activities/drift';
 import { createGateActivities } from '../activities/gates';
 import { createKubernetesActivities } from '../activities/kubernetes';
 import { loadKubeConfig } from '../activities/kubernetes/kubeconfig';
@@ -11,6 +12,7 @@ import { createPolicyActivities } from '../activities/policy';
 import { createPrometheusActivities } from '../activities/prometheus';
 import { createVeleroActivities } from '../activities/velero';
 import type {
+  DriftActivities,
   GateActivities,
   KubernetesActivities,
   LockActivities,
@@ -28,7 +30,8 @@ export type ChangectlActivities = GateActivities &
   PrometheusActivities &
   NotificationActivities &
   PolicyActivities &
-  LockActivities;
+  LockActivities &
+  DriftActivities;
 
 /** The workflows' source; bundled by the worker at start outside production. */
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -64,6 +67,7 @@ export function createActivities(
     ...createGateActivities(config.gates),
     ...createPolicyActivities(config.policyPath),
     ...createLockActivities(client),
+    ...createDriftActivities(kubeConfig, client),
   };
 }
 

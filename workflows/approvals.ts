@@ -1,17 +1,18 @@
 /**
  * Answers to approve and reject, by signal (no answer to the sender: the record is all there
- * is) or by update (a synchronous validator refuses at once, with the reason). Each lifecycle
- * hands in its own rules for who may approve and reject.
+ * is) or by update (a synchronous validator refuses at once, with the reason). Who sends each
+ * is proved by `Decisions`; each lifecycle hands in its own rules for who may approve and reject.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
-import { FailureType } from '../src/core/errors';
 import type { RefusedAttempt } from '../src/core/lifecycle/status';
 import { quorumStatus, type ApprovalRecord, type Verdict } from '../src/core/policy/approvals';
-import { notReady, refusal } from './failures';
-import type { ApprovalInput, MessageAck, RejectionInput } from './messages';
+import { refusal } from './failures';
+import { throwRefusal, type Decisions, type ReadResult } from './decisions';
+import type { MessageAck } from './messages';
 import { now, type ChangeRecord } from './record';
 
 export interface ApprovalRules {
+  /** The statement action an approval is: `approve`, or an incident commander's `ic-approve`. */
+  approveAction: 'approve' | 'ic-approve';
   mayApprove: (by: string) => Verdict;
   mayReject: (by: string) => Verdict;
   /** Runs after an accepted approval is on the record. */
@@ -44,52 +45,73 @@ export function refuse(
   return ack(record);
 }
 
+/** Records an accepted decision in the timeline, marked UNVERIFIED when taken on a name alone. */
+export function recordDecision(
+  record: ChangeRecord,
+  decisions: Decisions,
+  decision: { person: string },
+  event: string,
+  detail?: string,
+): void {
+  if (decisions.unverified) record.recordUnverified(decision.person, event, detail);
+  else record.record(decision.person, event, detail);
+}
+
 export class ApprovalAnswers {
   constructor(
     private readonly record: ChangeRecord,
     private readonly rules: ApprovalRules,
+    private readonly decisions: Decisions,
   ) {}
 
-  approve(input: ApprovalInput, via: Via): MessageAck {
-    const verdict = this.rules.mayApprove(input.actor);
-    if (!verdict.ok) return refuse(this.record, input.actor, 'approve', verdict.reason, via);
+  private readApproval(payload: unknown): ReadResult<'approve' | 'ic-approve'> {
+    return this.decisions.readAuthorized(this.rules.approveAction, payload, (person) =>
+      this.rules.mayApprove(person),
+    );
+  }
+
+  private readRejection(payload: unknown): ReadResult<'reject'> {
+    return this.decisions.readAuthorized('reject', payload, (person) =>
+      this.rules.mayReject(person),
+    );
+  }
+
+  approve(payload: unknown, via: Via): MessageAck {
+    const read = this.readApproval(payload);
+    if (!read.ok) return refuse(this.record, read.by, 'approve', read.reason, via);
+    const { decision } = read;
+    const { comment } = decision.args;
+    this.decisions.accept(decision);
     const approval: ApprovalRecord = {
-      by: input.actor,
+      by: decision.person,
       at: now(),
-      ...(input.comment ? { comment: input.comment } : {}),
+      ...(comment ? { comment } : {}),
+      ...(decision.fingerprint ? { fingerprint: decision.fingerprint } : {}),
+      ...(this.decisions.unverified ? { unverified: true as const } : {}),
     };
     this.record.addApproval(approval);
-    this.record.record(input.actor, 'approved', input.comment);
+    recordDecision(this.record, this.decisions, decision, 'approved', comment);
     this.rules.onApproved?.(approval);
     return ack(this.record);
   }
 
-  reject(input: RejectionInput, via: Via): MessageAck {
-    const verdict = this.rules.mayReject(input.actor);
-    if (!verdict.ok) return refuse(this.record, input.actor, 'reject', verdict.reason, via);
-    this.record.setRejected(input.actor, input.reason);
-    this.record.record(input.actor, 'rejected', input.reason);
+  reject(payload: unknown, via: Via): MessageAck {
+    const read = this.readRejection(payload);
+    if (!read.ok) return refuse(this.record, read.by, 'reject', read.reason, via);
+    const { decision } = read;
+    this.decisions.accept(decision);
+    this.record.setRejected(decision.person, decision.args.reason);
+    recordDecision(this.record, this.decisions, decision, 'rejected', decision.args.reason);
     return ack(this.record);
   }
 
-  validateApproval(input: ApprovalInput): void {
-    refuseUnless(this.rules.mayApprove(input.actor));
+  validateApproval(payload: unknown): void {
+    const read = this.readApproval(payload);
+    if (!read.ok) throwRefusal(read);
   }
 
-  validateRejection(input: RejectionInput): void {
-    if (!input.reason?.trim()) {
-      throw ApplicationFailure.create({
-        type: FailureType.InvalidRequest,
-        message: 'a rejection needs a reason',
-        nonRetryable: true,
-      });
-    }
-    refuseUnless(this.rules.mayReject(input.actor));
+  validateRejection(payload: unknown): void {
+    const read = this.readRejection(payload);
+    if (!read.ok) throwRefusal(read);
   }
-}
-
-/** A validator's answer to a verdict: refused, or (policy still loading) not ready yet. */
-function refuseUnless(verdict: Verdict): void {
-  if (verdict.ok) return;
-  throw verdict.notReady ? notReady(verdict.reason) : refusal(verdict.reason);
 }

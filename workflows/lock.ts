@@ -85,7 +85,10 @@ export async function serviceLock(input: LockState): Promise<void> {
 
 async function grant(lockId: string, holder: LockRequest): Promise<boolean> {
   try {
-    await getExternalWorkflowHandle(holder.workflowId).signal(lockGrantedSignal, { lockId });
+    await getExternalWorkflowHandle(holder.workflowId).signal(lockGrantedSignal, {
+      lockId,
+      ...(holder.grantToken ? { grantToken: holder.grantToken } : {}),
+    });
     return true;
   } catch (err) {
     log.warn('could not grant the lock; the change is gone', { holder, error: String(err) });

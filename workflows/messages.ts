@@ -1,7 +1,13 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { SignedStatement } from '../src/core/identity/statement';
 import type { ChangeStatus } from '../src/core/lifecycle/status';
 
-/** Every operator message names who sends it: the CLI's `--as`, or the UI user. */
+/**
+ * Every human message is a signed statement (`{statement, signature}`, see
+ * src/core/identity/statement.ts), or, only where the policy trusts names
+ * (`identity.mode: names`), the stated actor with the action's arguments. Handlers take neither
+ * on trust: they parse what arrives (workflows/decisions.ts).
+ */
 export interface Actor {
   actor: string;
 }
@@ -38,6 +44,9 @@ export interface DocumentationInput extends Actor {
   pir: string;
 }
 
+/** A message as it may arrive: signed, or (identity.mode: names) the stated actor's. */
+export type Message<Unsigned> = SignedStatement | Unsigned;
+
 /** What an accepted update answers: the state after it and what is still missing. */
 export interface MessageAck {
   state: ChangeStatus['state'];
@@ -46,19 +55,19 @@ export interface MessageAck {
 
 export const statusQuery = defineQuery<ChangeStatus>('status');
 
-export const approveSignal = defineSignal<[ApprovalInput]>('approve');
-export const approveUpdate = defineUpdate<MessageAck, [ApprovalInput]>('approve');
-export const rejectSignal = defineSignal<[RejectionInput]>('reject');
-export const rejectUpdate = defineUpdate<MessageAck, [RejectionInput]>('reject');
+export const approveSignal = defineSignal<[Message<ApprovalInput>]>('approve');
+export const approveUpdate = defineUpdate<MessageAck, [Message<ApprovalInput>]>('approve');
+export const rejectSignal = defineSignal<[Message<RejectionInput>]>('reject');
+export const rejectUpdate = defineUpdate<MessageAck, [Message<RejectionInput>]>('reject');
 
-export const cancelSignal = defineSignal<[CancelInput]>('cancel');
-export const rollbackSignal = defineSignal<[RollbackRequest]>('rollback');
-export const extendSignal = defineSignal<[ExtendInput]>('extend');
-export const rescheduleSignal = defineSignal<[RescheduleInput]>('reschedule');
-export const decideSignal = defineSignal<[DecisionInput]>('decide');
+export const cancelSignal = defineSignal<[Message<CancelInput>]>('cancel');
+export const rollbackSignal = defineSignal<[Message<RollbackRequest>]>('rollback');
+export const extendSignal = defineSignal<[Message<ExtendInput>]>('extend');
+export const rescheduleSignal = defineSignal<[Message<RescheduleInput>]>('reschedule');
+export const decideSignal = defineSignal<[Message<DecisionInput>]>('decide');
 
-export const documentSignal = defineSignal<[DocumentationInput]>('document');
-export const documentUpdate = defineUpdate<MessageAck, [DocumentationInput]>('document');
+export const documentSignal = defineSignal<[Message<DocumentationInput>]>('document');
+export const documentUpdate = defineUpdate<MessageAck, [Message<DocumentationInput>]>('document');
 
 // The per-service lock (see lock.ts).
 export interface LockRequest {
@@ -66,9 +75,12 @@ export interface LockRequest {
   changeId: string;
   workflowId: string;
   emergency: boolean;
+  /** A random token only the change and its lock know: the grant carries it back. */
+  grantToken?: string;
 }
 export interface LockGrant {
   lockId: string;
+  grantToken?: string;
 }
 export const acquireLockSignal = defineSignal<[LockRequest]>('acquireLock');
 export const releaseLockSignal =

@@ -2,7 +2,7 @@ import { CancellationScope } from '@temporalio/workflow';
 import type { NotificationKind } from '../src/core/contracts';
 import { rootMessage } from './failures';
 import type { Run } from './profile';
-import { SYSTEM } from './record';
+import { SYSTEM, UNVERIFIED_NOTE } from './record';
 
 /** Sends a notification; a failed one is recorded, never the end of the change. */
 export async function notify(
@@ -16,7 +16,7 @@ export async function notify(
       activities.notifications.notify({
         kind,
         changeId: record.id,
-        text,
+        text: record.status.identityMode === 'names' ? `${text}\n${UNVERIFIED_NOTE}` : text,
         ...(audience ? { audience } : {}),
       }),
     );

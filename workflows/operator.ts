@@ -6,14 +6,11 @@
 import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import { parseDuration } from '../src/core/change/duration';
 import { isEndState } from '../src/core/lifecycle/status';
+import type { Verdict } from '../src/core/policy/approvals';
+import { checkAuthority, type OperatorAction } from '../src/core/policy/authority';
+import { recordDecision } from './approvals';
+import type { Decision, Decisions } from './decisions';
 import { endChange } from './failures';
-import type {
-  CancelInput,
-  DecisionInput,
-  ExtendInput,
-  RescheduleInput,
-  RollbackRequest,
-} from './messages';
 import { now, type ChangeRecord } from './record';
 
 interface OperatorRequest {
@@ -25,7 +22,7 @@ interface OperatorRequest {
 export class OperatorRequests {
   cancelRequest?: OperatorRequest;
   rollbackRequest?: OperatorRequest & { restoreBackup: boolean };
-  decision?: DecisionInput & { at: string };
+  decision?: { actor: string; decision: 'proceed' | 'rollback'; reason?: string; at: string };
   rescheduled = false;
   /** Extra watch time asked for before or during the watch. */
   watchExtensionMs = 0;
@@ -34,7 +31,46 @@ export class OperatorRequests {
   /** The scope of the step in progress; operator messages cancel it to interrupt the step. */
   private stepScope?: CancellationScope;
 
-  constructor(private readonly change: ChangeRecord) {}
+  constructor(
+    private readonly change: ChangeRecord,
+    private readonly decisions: Decisions,
+  ) {}
+
+  /** Who may send `action`, by the policy; refused messages are kept on the record. */
+  private authorized<A extends OperatorAction>(
+    action: A,
+    payload: unknown,
+  ): Decision<A> | undefined {
+    const read = this.decisions.readAuthorized(action, payload, (person) =>
+      this.authority(action, person),
+    );
+    if (!read.ok) {
+      this.change.addRefusal(read.by, action, read.reason, 'signal');
+      return undefined;
+    }
+    this.decisions.accept(read.decision);
+    return read.decision;
+  }
+
+  private authority(action: OperatorAction, person: string): Verdict {
+    const { policy, request, status } = this.change;
+    if (!policy) return { ok: false, reason: 'the policy is not loaded yet', notReady: true };
+    return checkAuthority(
+      {
+        policy,
+        request,
+        requiredTeams: status.approvals.required.teams,
+        received: status.approvals.received,
+      },
+      action,
+      person,
+    );
+  }
+
+  /** The timeline entry of a decision, UNVERIFIED when taken on the stated name alone. */
+  private note(person: string, event: string, detail?: string): void {
+    recordDecision(this.change, this.decisions, { person }, event, detail);
+  }
 
   /** Rolling out, watching or cleaning up: from here a cancel is a rollback. */
   get rolledOut(): boolean {
@@ -42,19 +78,23 @@ export class OperatorRequests {
     return state === 'rolling-out' || state === 'watching' || state === 'cleaning-up';
   }
 
-  cancel(input: CancelInput): void {
+  cancel(payload: unknown): void {
+    const decision = this.authorized('cancel', payload);
+    if (!decision) return;
+    const actor = decision.person;
+    const { reason } = decision.args;
     const state = this.change.state;
     if (isEndState(state) || state === 'awaiting-documentation') {
-      this.change.record(input.actor, 'cancel ignored', `the change is ${state}`);
+      this.note(actor, 'cancel ignored', `the change is ${state}`);
       return;
     }
     if (this.cancelRequest) return;
-    this.cancelRequest = { actor: input.actor, reason: input.reason, at: now() };
-    this.change.record(input.actor, 'cancel requested', input.reason);
+    this.cancelRequest = { actor, reason, at: now() };
+    this.note(actor, 'cancel requested', reason);
     if (this.rolledOut) {
       this.rollbackRequest = {
-        actor: input.actor,
-        reason: `cancelled by ${input.actor}: ${input.reason}`,
+        actor,
+        reason: `cancelled by ${actor}: ${reason}`,
         at: now(),
         restoreBackup: false,
       };
@@ -62,10 +102,13 @@ export class OperatorRequests {
     this.stepScope?.cancel();
   }
 
-  rollback(input: RollbackRequest): void {
+  rollback(payload: unknown): void {
+    const decision = this.authorized('rollback', payload);
+    if (!decision) return;
+    const input = { actor: decision.person, ...decision.args };
     const state = this.change.state;
     if (!this.rolledOut) {
-      this.change.record(
+      this.note(
         input.actor,
         'rollback ignored',
         isEndState(state)
@@ -81,7 +124,7 @@ export class OperatorRequests {
       at: now(),
       restoreBackup: input.restoreBackup ?? false,
     };
-    this.change.record(
+    this.note(
       input.actor,
       'rollback requested',
       input.reason + (input.restoreBackup ? ' (with backup restore)' : ''),
@@ -89,22 +132,17 @@ export class OperatorRequests {
     this.stepScope?.cancel();
   }
 
-  extend(input: ExtendInput): void {
+  extend(payload: unknown): void {
+    const decision = this.authorized('extend', payload);
+    if (!decision) return;
+    const input = { actor: decision.person, ...decision.args };
     const ms = parseDuration(input.duration);
     if (ms === undefined || ms <= 0) {
-      this.change.record(
-        input.actor,
-        'extend ignored',
-        `not a duration: ${JSON.stringify(input.duration)}`,
-      );
+      this.note(input.actor, 'extend ignored', `not a duration: ${JSON.stringify(input.duration)}`);
       return;
     }
     if (isEndState(this.change.state)) {
-      this.change.record(
-        input.actor,
-        'extend ignored',
-        `the change already ended as ${this.change.state}`,
-      );
+      this.note(input.actor, 'extend ignored', `the change already ended as ${this.change.state}`);
       return;
     }
     this.watchExtensionMs += ms;
@@ -112,13 +150,16 @@ export class OperatorRequests {
       this.watchEndsAt += ms;
       this.change.moveWatchEnd(this.watchEndsAt);
     }
-    this.change.record(input.actor, 'watch extended', `by ${input.duration}`);
+    this.note(input.actor, 'watch extended', `by ${input.duration}`);
   }
 
-  reschedule(input: RescheduleInput): void {
+  reschedule(payload: unknown): void {
+    const decision = this.authorized('reschedule', payload);
+    if (!decision) return;
+    const input = { actor: decision.person, ...decision.args };
     const at = Date.parse(input.notBefore);
     if (Number.isNaN(at)) {
-      this.change.record(
+      this.note(
         input.actor,
         'reschedule ignored',
         `not a timestamp: ${JSON.stringify(input.notBefore)}`,
@@ -127,29 +168,24 @@ export class OperatorRequests {
     }
     const state = this.change.state;
     if (!['submitted', 'awaiting-approval', 'awaiting-ic-approval', 'scheduled'].includes(state)) {
-      this.change.record(
-        input.actor,
-        'reschedule ignored',
-        `the change is ${state}; too late to move it`,
-      );
+      this.note(input.actor, 'reschedule ignored', `the change is ${state}; too late to move it`);
       return;
     }
     this.change.status.window.notBefore = new Date(at).toISOString();
     this.rescheduled = true;
-    this.change.record(
-      input.actor,
-      'rescheduled',
-      `not before ${this.change.status.window.notBefore}`,
-    );
+    this.note(input.actor, 'rescheduled', `not before ${this.change.status.window.notBefore}`);
   }
 
-  decide(input: DecisionInput): void {
+  decide(payload: unknown): void {
+    const decision = this.authorized('decide', payload);
+    if (!decision) return;
+    const input = { actor: decision.person, ...decision.args };
     if (!this.change.status.verification.awaitingDecisionUntil) {
-      this.change.record(input.actor, 'decision ignored', 'no decision is pending');
+      this.note(input.actor, 'decision ignored', 'no decision is pending');
       return;
     }
     this.decision = { ...input, at: now() };
-    this.change.record(input.actor, `decided: ${input.decision}`, input.reason);
+    this.note(input.actor, `decided: ${input.decision}`, input.reason);
   }
 
   /** Runs a step that operator messages may interrupt; returns undefined when interrupted. */

@@ -4,6 +4,7 @@ import type { ChangeInput, ChangeLog } from '../src/core/lifecycle/status';
 import type { Policy } from '../src/core/policy/schema';
 import { changeActivities } from './activities';
 import { ApprovalAnswers } from './approvals';
+import { Decisions, signedDecisionsEnforced } from './decisions';
 import {
   approveSignal,
   approveUpdate,
@@ -16,13 +17,12 @@ import {
   rescheduleSignal,
   rollbackSignal,
   statusQuery,
-  type ApprovalInput,
-  type RejectionInput,
 } from './messages';
 import { OperatorRequests } from './operator';
 import { longestMs, type LifecycleProfile, type Run } from './profile';
 import { ChangeRecord } from './record';
 import { awaitApprovals, plannedApprovalRules } from './steps/approvals';
+import { admit } from './steps/admission';
 import { backup } from './steps/backup';
 import { complete, conclude } from './steps/conclude';
 import { ServiceLocks } from './steps/locks';
@@ -40,29 +40,31 @@ import { awaitWindowAndLock } from './steps/window';
  */
 export async function plannedChange(input: ChangeInput): Promise<ChangeLog> {
   const record = new ChangeRecord(input);
-  const operator = new OperatorRequests(record);
-  const locks = new ServiceLocks();
-  const approvals = new ApprovalAnswers(record, plannedApprovalRules(record));
-  const run: Run = { record, operator, locks, activities: changeActivities };
+  const decisions = new Decisions(record, signedDecisionsEnforced());
+  const operator = new OperatorRequests(record, decisions);
+  const locks = new ServiceLocks(record, decisions.enforced);
+  const approvals = new ApprovalAnswers(record, plannedApprovalRules(record), decisions);
+  const run: Run = { record, decisions, operator, locks, activities: changeActivities };
 
   setHandler(statusQuery, () => record.summary());
   setHandler(approveSignal, (approval) => void approvals.approve(approval, 'signal'));
   setHandler(approveUpdate, (approval) => approvals.approve(approval, 'update'), {
-    validator: (approval: ApprovalInput) => approvals.validateApproval(approval),
+    validator: (approval: unknown) => approvals.validateApproval(approval),
   });
   setHandler(rejectSignal, (rejection) => void approvals.reject(rejection, 'signal'));
   setHandler(rejectUpdate, (rejection) => approvals.reject(rejection, 'update'), {
-    validator: (rejection: RejectionInput) => approvals.validateRejection(rejection),
+    validator: (rejection: unknown) => approvals.validateRejection(rejection),
   });
   setHandler(cancelSignal, (request) => operator.cancel(request));
   setHandler(rollbackSignal, (request) => operator.rollback(request));
   setHandler(extendSignal, (request) => operator.extend(request));
   setHandler(rescheduleSignal, (request) => operator.reschedule(request));
   setHandler(decideSignal, (decision) => operator.decide(decision));
-  setHandler(lockGrantedSignal, ({ lockId }) => locks.grant(lockId));
+  setHandler(lockGrantedSignal, (grant) => locks.grant(grant));
 
   return await conclude(run, async () => {
     const policy = await assessRiskUnderPolicy(run);
+    admit(run, policy);
     const profile = plannedProfile(record, policy);
     await awaitApprovals(run, policy);
     await awaitWindowAndLock(run, profile, policy);

@@ -8,6 +8,7 @@ import type { ChangeActivities } from './activities';
 import type { OperatorRequests } from './operator';
 import type { ChangeRecord } from './record';
 import type { ServiceLocks } from './steps/locks';
+import type { Decisions } from './decisions';
 
 /** What a failed Velero backup does: end the change, be recorded and go on, or no backup at all. */
 export type BackupMode = 'required' | 'best-effort' | 'off';
@@ -42,6 +43,8 @@ export interface LifecycleProfile {
 /** The record, handler state and activities every step works with. */
 export interface Run {
   record: ChangeRecord;
+  /** Who sent each message, proved; the submission's proof and the change's scope. */
+  decisions: Decisions;
   operator: OperatorRequests;
   locks: ServiceLocks;
   activities: ChangeActivities;

@@ -11,6 +11,8 @@ import {
 import { changeRequestSchema, type ChangeRequest } from '../src/core/change/request';
 import { validateWith, ValidationError } from '../src/core/change/validation';
 import { FailureType } from '../src/core/errors';
+import type { DecisionEvidence } from '../src/core/identity/evidence';
+import { requestDigest, type SignedStatement } from '../src/core/identity/statement';
 import type {
   DeploymentState,
   RestoreResult,
@@ -25,10 +27,15 @@ import type {
   PreflightCheck,
   RefusedAttempt,
 } from '../src/core/lifecycle/status';
+import { MAX_REFUSED_KEPT } from '../src/core/lifecycle/status';
 import type { ApprovalRecord } from '../src/core/policy/approvals';
 import type { Policy } from '../src/core/policy/schema';
 import { changeStateKey, riskLevelKey } from '../src/core/search-attributes';
 import type { RiskAssessment } from '../src/core/policy/risk';
+
+/** What the status, the UI and notifications say of a change whose policy trusts names. */
+export const UNVERIFIED_NOTE =
+  'UNVERIFIED: decisions on this change are taken on the stated name (policy identity.mode: names)';
 
 /** The actor of the workflow's own entries. */
 export const SYSTEM = 'changectl';
@@ -53,8 +60,15 @@ export function validateChangeInput(input: ChangeInput): ChangeRequest {
 }
 
 const refusedEvent: Record<RefusedAttempt['action'], string> = {
+  submit: 'submission refused',
   approve: 'approve refused',
+  'ic-approve': 'approve refused',
   reject: 'reject refused',
+  cancel: 'cancel refused',
+  rollback: 'rollback refused',
+  extend: 'extend refused',
+  reschedule: 'reschedule refused',
+  decide: 'decision refused',
   document: 'documentation refused',
 };
 
@@ -67,9 +81,12 @@ export class ChangeRecord {
   rollbackCommand = '';
   /** The failed rollback already paged people; the end must not page them a second time. */
   rollbackFailureAnnounced = false;
+  /** The requester's signed submission, as the change was started with it (checked later). */
+  readonly submission?: SignedStatement;
 
   constructor(input: ChangeInput) {
     this.request = validateChangeInput(input);
+    this.submission = input.submission;
     const { metadata, spec } = this.request;
     this.status = {
       id: metadata.id,
@@ -88,10 +105,14 @@ export class ChangeRecord {
       riskDeclared: spec.risk,
       riskRaisedBy: [],
       submittedAt: now(),
+      requestDigest: requestDigest(this.request),
+      request: this.request,
+      decisions: [],
       approvals: {
         required: { minApprovers: 0, teams: [], preApproved: false, reasons: [], summary: '' },
         received: [],
         refused: [],
+        refusedCount: 0,
       },
       window: { notBefore: spec.window?.notBefore, windowNames: [], bypassed: [] },
       preflight: { checks: [] },
@@ -124,6 +145,17 @@ export class ChangeRecord {
     this.status.timeline.push({ at: now(), actor, event, ...(detail ? { detail } : {}) });
   }
 
+  /** A decision taken on the stated name alone: marked `unverified` (the CLI shows UNVERIFIED). */
+  recordUnverified(actor: string, event: string, detail?: string): void {
+    this.status.timeline.push({
+      at: now(),
+      actor,
+      event,
+      ...(detail ? { detail } : {}),
+      unverified: true,
+    });
+  }
+
   setState(state: ChangeState, detail?: string): void {
     if (this.status.state === state) return;
     this.status.state = state;
@@ -141,11 +173,13 @@ export class ChangeRecord {
     if (s.backup.name) lines.push(`Backup: ${s.backup.name} (${s.backup.restoreCommand ?? ''})`);
     if (s.verification.summary) lines.push(`Verification: ${s.verification.summary}`);
     if (s.outcome) lines.push(s.outcome);
+    if (s.identityMode === 'names') lines.push(UNVERIFIED_NOTE);
     setCurrentDetails(lines.join('\n\n'));
   }
 
-  setPolicy(policy: Policy, risk: RiskAssessment): void {
+  setPolicy(policy: Policy, risk: RiskAssessment, withIdentity = true): void {
     this.policy = policy;
+    if (withIdentity) this.status.identityMode = policy.spec.identity.mode;
     this.status.risk = risk.level;
     this.status.riskRaisedBy = risk.raisedBy;
     upsertSearchAttributes([{ key: riskLevelKey, value: risk.level }]);
@@ -159,15 +193,34 @@ export class ChangeRecord {
     this.status.approvals.rejected = { by, at: now(), reason };
   }
 
-  /** Keeps a refused approval, rejection or documentation on the record. */
+  /** Keeps an accepted decision's proof for the change log. */
+  addDecision(evidence: DecisionEvidence): void {
+    this.status.decisions.push(evidence);
+  }
+
+  /**
+   * Keeps a refused message on the record: the latest MAX_REFUSED_KEPT itemised (and in the
+   * timeline), all of them counted, so a flood of bad messages cannot grow the record.
+   */
   addRefusal(
     by: string,
     action: RefusedAttempt['action'],
     reason: string,
     via: 'signal' | 'update',
   ): void {
-    this.status.approvals.refused.push({ by, at: now(), reason, action, via });
-    this.record(by, refusedEvent[action], reason);
+    const { approvals } = this.status;
+    approvals.refusedCount = (approvals.refusedCount ?? approvals.refused.length) + 1;
+    approvals.refused.push({ by, at: now(), reason, action, via });
+    if (approvals.refused.length > MAX_REFUSED_KEPT) approvals.refused.shift();
+    if (approvals.refusedCount <= MAX_REFUSED_KEPT) {
+      this.record(by, refusedEvent[action], reason);
+    } else if (approvals.refusedCount === MAX_REFUSED_KEPT + 1) {
+      this.record(
+        SYSTEM,
+        'refusals no longer itemised here',
+        `more than ${MAX_REFUSED_KEPT} refused messages; approvals.refused keeps the latest ${MAX_REFUSED_KEPT} and approvals.refusedCount counts them all`,
+      );
+    }
   }
 
   setWaitingFor(waitingFor: string | undefined): void {

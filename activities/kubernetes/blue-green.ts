@@ -207,7 +207,9 @@ async function startBlueGreen(waiting: Waiting, plan: RolloutPlan): Promise<Roll
   const service = await api.readService(plan.namespace, serviceName);
   const switched = switchRecord(service, plan.changeId);
   if (switched) {
-    // An earlier attempt of this change switched already: report what it did.
+    // An earlier attempt of this change switched already: report what it did, making sure the
+    // Service carries the stamp that attempt may not have lived to write.
+    await api.stampService(service);
     const active = blueGreenNames(plan.deployment, service.spec?.selector ?? {}).active;
     const serving = await waitForRollout(waiting, plan.namespace, active);
     const previous = await api.findDeployment(plan.namespace, switched.deployment);

@@ -11,9 +11,11 @@ import {
   type V1ReplicaSet,
   type V1Service,
 } from '@kubernetes/client-node';
+import { asyncLocalStorage } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { specHash } from '../../src/core/drift/index';
 import { FailureType } from '../../src/core/errors';
-import { FIELD_MANAGER, ownedBy, type JsonPatchOperation } from './deployments';
+import { Annotation, FIELD_MANAGER, ownedBy, type JsonPatchOperation } from './deployments';
 import { kubeCall, kubeFind } from './errors';
 
 /** `All`: the server runs every stage of the write and persists nothing. */
@@ -35,9 +37,35 @@ export type PatchKind = 'merge' | 'strategic' | 'json';
 
 const patchOptions = { merge: mergePatch, strategic: strategicMergePatch, json: jsonPatch };
 
+/** The workflow run whose activity is writing, when the write happens inside an activity. */
+function writingRunId(): string | undefined {
+  return asyncLocalStorage.getStore()?.info.workflowExecution?.runId;
+}
+
+/**
+ * The annotations that mark what a change left: the run that wrote and the hash of the spec as
+ * the server answered the write. Undefined for an object no change claims (no change id).
+ */
+function stampOf(written: KubernetesObject): Record<string, string> | undefined {
+  if (!written.metadata?.annotations?.[Annotation.changeId]) return undefined;
+  const runId = writingRunId();
+  return {
+    [Annotation.specHash]: specHash(written as Parameters<typeof specHash>[0]),
+    ...(runId !== undefined ? { [Annotation.runId]: runId } : {}),
+  };
+}
+
+/** Whether the object already carries these annotations, so stamping it again writes nothing. */
+function carries(object: KubernetesObject, annotations: Record<string, string>): boolean {
+  const current = object.metadata?.annotations ?? {};
+  return Object.entries(annotations).every(([key, value]) => current[key] === value);
+}
+
 /**
  * The few Kubernetes calls changectl makes, each failing the way kubernetesFailure says: a 4xx is
- * final with the API server's message, the rest are retried.
+ * final with the API server's message, the rest are retried. Every write that persists is
+ * followed by a metadata-only patch stamping the run id and the spec hash it left (see
+ * src/core/drift), which changes no spec and so leaves the hash true.
  */
 export class ClusterApi {
   private readonly apps: AppsV1Api;
@@ -73,12 +101,15 @@ export class ClusterApi {
   ): Promise<V1Deployment> {
     const namespace = body.metadata?.namespace ?? '';
     const name = body.metadata?.name ?? '';
-    return kubeCall(`${dryRun ? 'dry-run ' : ''}apply deployment ${namespace}/${name}`, () =>
-      this.apps.patchNamespacedDeployment(
-        { namespace, name, body, fieldManager: FIELD_MANAGER, force: true, dryRun },
-        serverSideApply,
-      ),
+    const written = kubeCall(
+      `${dryRun ? 'dry-run ' : ''}apply deployment ${namespace}/${name}`,
+      () =>
+        this.apps.patchNamespacedDeployment(
+          { namespace, name, body, fieldManager: FIELD_MANAGER, force: true, dryRun },
+          serverSideApply,
+        ),
     );
+    return dryRun ? written : written.then((d) => this.stampDeployment(d));
   }
 
   patchDeployment(
@@ -88,10 +119,27 @@ export class ClusterApi {
     body: Record<string, unknown> | JsonPatchOperation[],
     dryRun?: DryRun,
   ): Promise<V1Deployment> {
-    return kubeCall(`${dryRun ? 'dry-run ' : ''}patch deployment ${namespace}/${name}`, () =>
+    const written = kubeCall(
+      `${dryRun ? 'dry-run ' : ''}patch deployment ${namespace}/${name}`,
+      () =>
+        this.apps.patchNamespacedDeployment(
+          { namespace, name, body, fieldManager: FIELD_MANAGER, dryRun },
+          patchOptions[kind],
+        ),
+    );
+    return dryRun ? written : written.then((d) => this.stampDeployment(d));
+  }
+
+  /** Stamps a deployment changectl wrote with its run and spec hash (see stampOf). */
+  async stampDeployment(deployment: V1Deployment): Promise<V1Deployment> {
+    const annotations = stampOf(deployment);
+    if (!annotations || carries(deployment, annotations)) return deployment;
+    const namespace = deployment.metadata?.namespace ?? '';
+    const name = deployment.metadata?.name ?? '';
+    return kubeCall(`stamp deployment ${namespace}/${name}`, () =>
       this.apps.patchNamespacedDeployment(
-        { namespace, name, body, fieldManager: FIELD_MANAGER, dryRun },
-        patchOptions[kind],
+        { namespace, name, body: { metadata: { annotations } }, fieldManager: FIELD_MANAGER },
+        mergePatch,
       ),
     );
   }
@@ -140,9 +188,24 @@ export class ClusterApi {
     body: Record<string, unknown>,
     dryRun?: DryRun,
   ): Promise<V1Service> {
-    return kubeCall(`${dryRun ? 'dry-run ' : ''}patch service ${namespace}/${name}`, () =>
+    const written = kubeCall(`${dryRun ? 'dry-run ' : ''}patch service ${namespace}/${name}`, () =>
       this.core.patchNamespacedService(
         { namespace, name, body, fieldManager: FIELD_MANAGER, dryRun },
+        mergePatch,
+      ),
+    );
+    return dryRun ? written : written.then((s) => this.stampService(s));
+  }
+
+  /** Stamps a service changectl wrote with its run and spec hash (see stampOf). */
+  async stampService(service: V1Service): Promise<V1Service> {
+    const annotations = stampOf(service);
+    if (!annotations || carries(service, annotations)) return service;
+    const namespace = service.metadata?.namespace ?? '';
+    const name = service.metadata?.name ?? '';
+    return kubeCall(`stamp service ${namespace}/${name}`, () =>
+      this.core.patchNamespacedService(
+        { namespace, name, body: { metadata: { annotations } }, fieldManager: FIELD_MANAGER },
         mergePatch,
       ),
     );
@@ -170,7 +233,7 @@ export class ClusterApi {
         FailureType.KubernetesRejected,
       );
     }
-    return kubeCall(action, () =>
+    const written = await kubeCall(action, () =>
       this.objects.patch(
         manifest,
         undefined,
@@ -180,5 +243,53 @@ export class ClusterApi {
         PatchStrategy.ServerSideApply,
       ),
     );
+    if (dryRun) return written;
+    const annotations = stampOf(written);
+    if (!annotations || carries(written, annotations)) return written;
+    return kubeCall(`stamp ${kind} ${where}`, () =>
+      this.objects.patch(
+        {
+          apiVersion,
+          kind,
+          metadata: {
+            name: written.metadata?.name ?? '',
+            namespace: written.metadata?.namespace ?? '',
+            annotations,
+          },
+        },
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        undefined,
+        PatchStrategy.MergePatch,
+      ),
+    );
+  }
+
+  /** Every Deployment, Service or ConfigMap in the namespace, as drift reads them. */
+  async listForDrift(
+    namespace: string,
+  ): Promise<{ kind: string; object: KubernetesObject & Record<string, unknown> }[]> {
+    const [deployments, services, configMaps] = await Promise.all([
+      kubeCall(`list deployments in ${namespace}`, () =>
+        this.apps.listNamespacedDeployment({ namespace }),
+      ),
+      kubeCall(`list services in ${namespace}`, () =>
+        this.core.listNamespacedService({ namespace }),
+      ),
+      kubeCall(`list configmaps in ${namespace}`, () =>
+        this.core.listNamespacedConfigMap({ namespace }),
+      ),
+    ]);
+    const as = (kind: string, items: KubernetesObject[]) =>
+      items.map((object) => ({
+        kind,
+        object: object as KubernetesObject & Record<string, unknown>,
+      }));
+    return [
+      ...as('Deployment', deployments.items),
+      ...as('Service', services.items),
+      ...as('ConfigMap', configMaps.items),
+    ];
   }
 }

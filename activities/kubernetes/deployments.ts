@@ -11,13 +11,17 @@ import type {
 import { ApplicationFailure } from '@temporalio/common';
 import type { DeploymentState, RevisionInfo } from '../../src/core/contracts';
 import { CHANGE_ID_PATTERN } from '../../src/core/change/request';
+import { DriftAnnotation, CHANGECTL_MANAGER } from '../../src/core/drift/index';
 import { FailureType } from '../../src/core/errors';
 
-export const FIELD_MANAGER = 'changectl';
+export const FIELD_MANAGER = CHANGECTL_MANAGER;
 
 export const Annotation = {
   /** On every object changectl writes. */
-  changeId: 'changectl.dev/change-id',
+  changeId: DriftAnnotation.changeId,
+  /** With the change id after every write: the workflow run that wrote, and the spec it left. */
+  runId: DriftAnnotation.runId,
+  specHash: DriftAnnotation.specHash,
   /** The deployment's revision before the change first touched it; survives retries. */
   previousRevision: 'changectl.dev/previous-revision',
   /** Set by the undo patch, so a retried rollback knows it already happened. */

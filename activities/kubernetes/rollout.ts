@@ -228,6 +228,8 @@ export async function undoToRevision(
 ): Promise<UndoOutcome> {
   const deployment = await api.readDeployment(namespace, name);
   if (deployment.metadata?.annotations?.[Annotation.rollbackOf] === change.changeId) {
+    // The stamp after the undo may be what an earlier attempt did not live to write.
+    await api.stampDeployment(deployment);
     return { patched: false, message: `${namespace}/${name} was already rolled back` };
   }
   if (deployment.spec?.paused) {

@@ -32,7 +32,7 @@ export type GlobalOptions = z.output<typeof globalOptionsSchema>;
  * The exports of a CommonJS package loaded with import(): Node gives its named exports, the
  * compiled CLI's bundler only its `default` (the whole exports object).
  */
-function commonJsExports<T extends object>(namespace: T): T {
+export function commonJsExports<T extends object>(namespace: T): T {
   return (namespace as { default?: T }).default ?? namespace;
 }
 

@@ -27,6 +27,8 @@ const commandLoaders: Record<string, () => Promise<CommandRegistration>> = {
   document: async () => (await import('./commands/document')).documentCommand,
   windows: async () => (await import('./commands/windows')).windowsCommand,
   diagnose: async () => (await import('./commands/diagnose')).diagnoseCommand,
+  drift: async () => (await import('./commands/drift')).driftCommand,
+  report: async () => (await import('./commands/report')).reportCommand,
   export: async () => (await import('./commands/export')).exportCommand,
   setup: async () => (await import('./commands/setup')).setupCommand,
   whoami: async () => (await import('./commands/whoami')).whoamiCommand,

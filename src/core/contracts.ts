@@ -5,6 +5,7 @@
  * the same types.
  */
 import type { CheckSpec, RolloutStrategy } from './change/request';
+import type { DriftReport, DriftScope } from './drift/index';
 import type { Policy } from './policy/schema';
 
 // ---------------------------------------------------------------- Kubernetes
@@ -354,7 +355,9 @@ export type NotificationKind =
   | 'needs-decision'
   | 'documentation-reminder'
   | 'documentation-escalation'
-  | 'approval-owed';
+  | 'approval-owed'
+  | 'drift-detected'
+  | 'drift-cleared';
 
 export interface Notification {
   kind: NotificationKind;
@@ -374,6 +377,18 @@ export interface PolicyActivities {
   loadPolicy(): Promise<Policy>;
 }
 
+// ---------------------------------------------------------------- Drift
+
+export interface DriftActivities {
+  /** Reads every object in scope and reports those not as their last change left them. */
+  scanDrift(scope: DriftScope): Promise<DriftReport>;
+  /**
+   * The report of the schedule's latest earlier scan that completed, so a scan notifies only
+   * what changed since; undefined when there is none.
+   */
+  previousDriftScan(input: { scheduleId: string }): Promise<DriftReport | undefined>;
+}
+
 // ---------------------------------------------------------------- Per-service lock
 
 export interface LockActivities {
@@ -385,6 +400,8 @@ export interface LockActivities {
     changeId: string;
     workflowId: string;
     emergency: boolean;
+    /** Sent back with the grant, so only the lock can grant it (see ServiceLocks). */
+    grantToken?: string;
   }): Promise<void>;
   /** Gives the lock back (or leaves the queue); a lock workflow that is gone is fine. */
   releaseServiceLock(input: {

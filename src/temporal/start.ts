@@ -13,6 +13,7 @@ import {
   riskLevelKey,
   servicesKey,
 } from '../core/search-attributes';
+import type { SignedStatement } from '../core/identity/statement';
 
 export const DEFAULT_TASK_QUEUE = 'changectl';
 
@@ -33,12 +34,13 @@ export function workflowTypeOf(request: ChangeRequest): 'plannedChange' | 'emerg
 export async function startChange(
   client: Client,
   request: ChangeRequest,
-  options: { taskQueue?: string; submittedAt?: string } = {},
+  options: { taskQueue?: string; submittedAt?: string; submission?: SignedStatement } = {},
 ): Promise<WorkflowHandle<ChangeWorkflow>> {
   const { metadata, spec } = request;
   const input: ChangeInput = {
     request,
     submittedAt: options.submittedAt ?? new Date().toISOString(),
+    ...(options.submission ? { submission: options.submission } : {}),
   };
   try {
     return await client.workflow.start<ChangeWorkflow>(workflowTypeOf(request), {

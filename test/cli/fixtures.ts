@@ -1,5 +1,6 @@
 import type { ChangeStatus } from '../../src/core/lifecycle/status';
 import type { CliIo } from '../../src/cli/output';
+import { testRequest } from '../helpers/fakes';
 
 /** Captures what the CLI writes, as a terminal or a pipe would receive it. */
 export function captureIo(
@@ -35,6 +36,10 @@ export function awaitingApprovalStatus(): ChangeStatus {
     riskDeclared: 'medium',
     riskRaisedBy: ['production', 'outside business hours'],
     submittedAt: '2026-12-01T01:00:00.000Z',
+    requestDigest: '5f'.repeat(32),
+    request: testRequest('CHG-1234'),
+    identityMode: 'signed',
+    decisions: [],
     approvals: {
       required: {
         minApprovers: 2,
@@ -53,6 +58,7 @@ export function awaitingApprovalStatus(): ChangeStatus {
           via: 'update',
         },
       ],
+      refusedCount: 1,
       expiresAt: '2026-12-04T01:00:00.000Z',
     },
     window: {

@@ -264,6 +264,15 @@ export function testPolicy(overrides: { spec?: Record<string, unknown> } = {}): 
         dave: { teams: ['platform', 'security'] },
         erin: { teams: ['payments'], incidentCommander: true },
       },
+      // Workflow tests state their actor; the signed path has tests of its own (signed-decisions).
+      identity: { mode: 'names' },
+      environments: {
+        production: { namespaces: ['production'] },
+        staging: { namespaces: ['staging'] },
+      },
+      standardChanges: {
+        'image-bump': { environments: ['*'], services: ['*'], changes: 'image', maxRisk: 'medium' },
+      },
       approvals: {
         expiry: '72h',
         reminderEvery: '24h',

@@ -72,7 +72,7 @@ describe('npm run demo -- --exit', () => {
   });
 
   it('prints each command before it runs, through the real CLI', () => {
-    for (const command of ['windows', 'submit', 'approve', 'watch', 'export']) {
+    for (const command of ['windows', 'submit', 'approve', 'watch', 'export', 'drift', 'report']) {
       assert.match(run.output, new RegExp(`^\\$ changectl ${command} `, 'm'), command);
     }
   });

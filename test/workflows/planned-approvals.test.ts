@@ -441,6 +441,7 @@ describe('planned change: approvals', () => {
     const { log, elsewhere } = await withWorker(t.name, fakes.activities, async (taskQueue) => {
       const staging = testRequest(preApprovedId, {
         type: 'standard',
+        standard: 'image-bump',
         environment: 'staging',
         namespace: 'staging',
       });
@@ -449,7 +450,7 @@ describe('planned change: approvals', () => {
       // The same standard change in production is not pre-approved by this policy.
       const production = await startChange(
         env.client,
-        testRequest(notPreApprovedId, { type: 'standard' }),
+        testRequest(notPreApprovedId, { type: 'standard', standard: 'image-bump' }),
         { taskQueue },
       );
       const elsewhere = await inState(production, 'awaiting-approval');

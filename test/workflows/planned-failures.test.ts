@@ -18,6 +18,7 @@ import {
   type ChangeHandle,
 } from '../helpers/planned-run';
 import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
+import { UNVERIFIED_NOTE } from '../../workflows/record';
 
 /** The calls that change something or observe the service, in order (not notify or the lock). */
 function stepsOf(fakes: ReturnType<typeof createFakeActivities>): string[] {
@@ -101,7 +102,8 @@ describe('planned change: failures and rollbacks', () => {
     );
     assert.equal(
       fakes.notifications[1]?.text,
-      `❌ FAILED: ${run.id} Upgrade api-gateway to v2.5.0\nReason: ${status.outcome}`,
+      // The test policy trusts stated names, so every notification says so.
+      `❌ FAILED: ${run.id} Upgrade api-gateway to v2.5.0\nReason: ${status.outcome}\n${UNVERIFIED_NOTE}`,
     );
     const events = eventsOf(status);
     assert.ok(events.includes('lock acquired'), events.join(', '));
@@ -280,7 +282,7 @@ describe('planned change: failures and rollbacks', () => {
     );
     assert.equal(
       fakes.notifications[2]?.text,
-      `🚨 ROLLBACK FAILED: ${run.id} Upgrade api-gateway to v2.5.0\nReason: ${status.outcome}`,
+      `🚨 ROLLBACK FAILED: ${run.id} Upgrade api-gateway to v2.5.0\nReason: ${status.outcome}\n${UNVERIFIED_NOTE}`,
     );
     assert.equal(run.lock.holder, undefined);
   });
@@ -397,7 +399,7 @@ describe('planned change: failures and rollbacks', () => {
       assert.match(
         fakes.notifications[2]?.text ?? '',
         new RegExp(
-          `^❓ DECISION NEEDED: ${run.id} verification inconclusive \\(error-rate inconclusive\\)\\. Send 'decide' with proceed or rollback before ${pending?.verification.awaitingDecisionUntil?.replace(/\./g, '\\.')}, or it rolls back\\.$`,
+          `^❓ DECISION NEEDED: ${run.id} verification inconclusive \\(error-rate inconclusive\\)\\. Send 'decide' with proceed or rollback before ${pending?.verification.awaitingDecisionUntil?.replace(/\./g, '\\.')}, or it rolls back\\.\nUNVERIFIED: `,
         ),
       );
       assert.match(fakes.notifications[3]?.text ?? '', /^✅ COMPLETE: /);

@@ -44,6 +44,7 @@ function changeTo(
 ) {
   return testRequest(id, {
     type,
+    ...(type === 'standard' ? { standard: 'image-bump' } : {}),
     environment: 'staging',
     namespace: 'staging',
     services: [service],

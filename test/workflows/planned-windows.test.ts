@@ -26,6 +26,7 @@ function standardChange(id: string, spec: Spec = {}) {
   const service = uniqueService();
   return testRequest(id, {
     type: 'standard',
+    standard: 'image-bump',
     environment: 'staging',
     namespace: 'staging',
     services: [service],

@@ -28,6 +28,7 @@ function decidedAlready(record: ChangeRecord): string | undefined {
 /** Who may approve and reject a planned change: the policy's approvers, until it is decided. */
 export function plannedApprovalRules(record: ChangeRecord): ApprovalRules {
   return {
+    approveAction: 'approve',
     mayApprove: (by) =>
       record.policy
         ? checkApproval(

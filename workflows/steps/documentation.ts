@@ -2,15 +2,14 @@ import { condition } from '@temporalio/workflow';
 import { parseDuration } from '../../src/core/change/duration';
 import { validateDocumentation } from '../../src/core/lifecycle/documentation';
 import type { ChangeStatus } from '../../src/core/lifecycle/status';
-import {
-  checkKnownPerson,
-  incidentCommanders,
-  type Verdict,
-} from '../../src/core/policy/approvals';
+import type { ActionArgs } from '../../src/core/identity/statement';
+import { incidentCommanders, type Verdict } from '../../src/core/policy/approvals';
+import { checkAuthority } from '../../src/core/policy/authority';
 import type { Policy } from '../../src/core/policy/schema';
-import { ack, refuse, type Via } from '../approvals';
-import { refusal, type Ending } from '../failures';
-import type { DocumentationInput, MessageAck } from '../messages';
+import { ack, recordDecision, refuse, type Via } from '../approvals';
+import { throwRefusal, type Decisions, type ReadResult } from '../decisions';
+import type { Ending } from '../failures';
+import type { MessageAck } from '../messages';
 import { notify } from '../notify';
 import type { Run } from '../profile';
 import type { ChangeRecord } from '../record';
@@ -28,9 +27,10 @@ export class DocumentationAnswers {
   constructor(
     private readonly record: ChangeRecord,
     private readonly emergency: EmergencyRecord,
+    private readonly decisions: Decisions,
   ) {}
 
-  private check(doc: DocumentationInput): Verdict {
+  private check(person: string, doc: ActionArgs<'document'>): Verdict {
     const { emergency, record } = this;
     if (emergency.documentation)
       return {
@@ -41,15 +41,33 @@ export class DocumentationAnswers {
       return { ok: false, reason: `the change ended as ${record.state}; nothing to document` };
     }
     if (record.policy) {
-      const known = checkKnownPerson(record.policy, doc.actor);
-      if (!known.ok) return known;
+      const authority = checkAuthority(
+        {
+          policy: record.policy,
+          request: record.request,
+          requiredTeams: record.status.approvals.required.teams,
+          received: record.status.approvals.received,
+        },
+        'document',
+        person,
+      );
+      if (!authority.ok) return authority;
     }
     return validateDocumentation(doc);
   }
 
-  document(doc: DocumentationInput, via: Via): MessageAck {
-    const verdict = this.check(doc);
-    if (!verdict.ok) return refuse(this.record, doc.actor, 'document', verdict.reason, via);
+  private read(payload: unknown): ReadResult<'document'> {
+    return this.decisions.readAuthorized('document', payload, (person, doc) =>
+      this.check(person, doc),
+    );
+  }
+
+  document(payload: unknown, via: Via): MessageAck {
+    const read = this.read(payload);
+    if (!read.ok) return refuse(this.record, read.by, 'document', read.reason, via);
+    const { decision } = read;
+    const doc = decision.args;
+    this.decisions.accept(decision);
     const { emergency } = this;
     const at = new Date().toISOString();
     const late = emergency.documentationDueAt !== undefined && at > emergency.documentationDueAt;
@@ -57,17 +75,23 @@ export class DocumentationAnswers {
       rootCause: doc.rootCause.trim(),
       changed: doc.changed.trim(),
       postIncidentReview: doc.pir.trim(),
-      by: doc.actor,
+      by: decision.person,
       at,
       late,
     };
-    this.record.record(doc.actor, late ? 'documented (late)' : 'documented', doc.pir);
+    recordDecision(
+      this.record,
+      this.decisions,
+      decision,
+      late ? 'documented (late)' : 'documented',
+      doc.pir,
+    );
     return ack(this.record);
   }
 
-  validate(doc: DocumentationInput): void {
-    const verdict = this.check(doc);
-    if (!verdict.ok) throw refusal(verdict.reason);
+  validate(payload: unknown): void {
+    const read = this.read(payload);
+    if (!read.ok) throwRefusal(read);
   }
 }
 

@@ -32,6 +32,7 @@ export function incidentCommanderRules(record: ChangeRecord): ApprovalRules {
       ? checkIncidentCommanderApproval(record.policy, record.request, by, icDecision())
       : policyLoading;
   return {
+    approveAction: 'ic-approve',
     mayApprove,
     mayReject: (by) => {
       const verdict = mayApprove(by);

@@ -2,7 +2,9 @@
  * The state of a change as its workflow keeps it and its `status` query returns it. Pure data,
  * shared by workflows, CLI and tests.
  */
-import type { ChangeType, RiskLevel, RolloutStrategy } from '../change/request';
+import type { ChangeRequest, ChangeType, RiskLevel, RolloutStrategy } from '../change/request';
+import type { DecisionEvidence } from '../identity/evidence';
+import type { SignedStatement, StatementAction } from '../identity/statement';
 import type {
   DeploymentState,
   GateResult,
@@ -13,6 +15,7 @@ import type {
   WatchOutcome,
 } from '../contracts';
 import type { ApprovalRecord, ApprovalRequirement } from '../policy/approvals';
+import type { IdentityMode } from '../policy/schema';
 import type { Blocker } from '../policy/windows';
 
 export const plannedStates = [
@@ -59,13 +62,19 @@ export interface TimelineEntry {
   actor: string;
   event: string;
   detail?: string;
+  /** A decision taken on the stated name alone (policy identity.mode: names). */
+  unverified?: true;
 }
 
+/** How many refused attempts the status keeps itemised; the rest are counted. */
+export const MAX_REFUSED_KEPT = 50;
+
 export interface RefusedAttempt {
+  /** Who the message says it is from (its signer, or its stated actor); 'unknown' when neither. */
   by: string;
   at: string;
   reason: string;
-  action: 'approve' | 'reject' | 'document';
+  action: StatementAction;
   via: 'signal' | 'update';
 }
 
@@ -103,10 +112,20 @@ export interface ChangeStatus {
   riskRaisedBy: string[];
   submittedAt: string;
   endedAt?: string;
+  /** sha256 (hex) of the canonical validated request: what every signed decision names. */
+  requestDigest: string;
+  /** The request as the workflow validated it, so anyone can recompute the digest. */
+  request: ChangeRequest;
+  /** How decisions are proven, from the policy; unset until the policy is loaded. */
+  identityMode?: IdentityMode;
+  /** Every accepted decision with its proof (statement, signature, key), the submission first. */
+  decisions: DecisionEvidence[];
   approvals: {
     required: ApprovalRequirement & { summary: string };
     received: ApprovalRecord[];
+    /** The latest refused attempts (at most MAX_REFUSED_KEPT); `refusedCount` counts them all. */
     refused: RefusedAttempt[];
+    refusedCount: number;
     rejected?: { by: string; at: string; reason: string };
     expiresAt?: string;
   };
@@ -188,10 +207,16 @@ export interface ChangeLog {
       issues: string;
     };
     risk: RiskLevel;
+    /** What `changectl verify` checks offline: the request, its digest and each decision's proof. */
+    requestDigest: string;
+    request: ChangeRequest;
+    identityMode?: IdentityMode;
+    decisions: DecisionEvidence[];
     approvals: {
       required: string;
       received: ApprovalRecord[];
       refused: RefusedAttempt[];
+      refusedCount: number;
     };
     window: ChangeStatus['window'];
     backup: ChangeStatus['backup'];
@@ -206,4 +231,6 @@ export interface ChangeInput {
   request: unknown;
   /** When the CLI received it; informational only, the workflow keeps its own time. */
   submittedAt?: string;
+  /** The requester's signed `submit` statement for this request (policy identity.mode: signed). */
+  submission?: SignedStatement;
 }

@@ -17,6 +17,10 @@ export interface ApprovalRecord {
   by: string;
   at: string;
   comment?: string;
+  /** The fingerprint of the key that signed it. */
+  fingerprint?: string;
+  /** Taken on the stated name alone (policy identity.mode: names). */
+  unverified?: true;
 }
 
 export interface QuorumStatus {
