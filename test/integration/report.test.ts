@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { ChangeType } from '../../src/core/change/request';
+import { requestDigest } from '../../src/core/identity/statement';
 import type { ChangeLog, EndState } from '../../src/core/lifecycle/status';
+import { testRequest } from '../helpers/fakes';
 import type { ChangeReport } from '../../src/core/report/index';
 import {
   changeIdKey,
@@ -46,6 +48,22 @@ interface Seed {
   documentation?: { late: boolean };
 }
 
+/** The request a seeded log is of: only its id, type and service matter to the report. */
+function seededRequest(id: string, seed: Seed) {
+  return testRequest(id, {
+    type: seed.type,
+    services: [seed.service],
+    ...(seed.type === 'emergency' ? { incident: 'INC-1' } : {}),
+    ...(seed.type === 'standard' ? { standard: 'image-bump' } : {}),
+    rollout: {
+      strategy: 'rolling',
+      target: { kind: 'Deployment', name: seed.service },
+      image: `registry.example.com/${seed.service}:2.0.0`,
+      timeout: '10m',
+    },
+  });
+}
+
 function changeLog(id: string, seed: Seed): ChangeLog {
   const emergency = seed.type === 'emergency';
   return {
@@ -58,6 +76,9 @@ function changeLog(id: string, seed: Seed): ChangeLog {
       change: { description: 'seeded', reason: 'seeded', impact: 'none', result: seed.state },
       verification: { tests: '', results: '', issues: 'none' },
       risk: 'low',
+      requestDigest: requestDigest(seededRequest(id, seed)),
+      request: seededRequest(id, seed),
+      decisions: [],
       approvals: {
         required: '1 approver',
         received: (seed.approvals ?? []).map(([d, h, m], i) => ({
@@ -65,6 +86,7 @@ function changeLog(id: string, seed: Seed): ChangeLog {
           at: at(d, h, m),
         })),
         refused: [],
+        refusedCount: 0,
       },
       window: { windowNames: [], bypassed: [] },
       backup: {},

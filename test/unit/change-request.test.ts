@@ -177,6 +177,17 @@ describe('change request: header', () => {
     assertRefused({ 'metadata.id': 1234 }, [['metadata.id', /expected string, received number/]]);
   });
 
+  it('refuses an id too long for the names built from it, rather than cutting it', () => {
+    const longest = `CHG-${'1'.repeat(36)}`;
+    assert.equal(accepted({ 'metadata.id': longest }).metadata.id, longest);
+    assertRefused({ 'metadata.id': `${longest}2` }, [
+      [
+        'metadata.id',
+        /^expected at most 40 characters \(names of the Velero objects .*\), got 41$/,
+      ],
+    ]);
+  });
+
   it('requires a non-empty title', () => {
     assertRefused({ 'metadata.title': '   ' }, [['metadata.title', /expected a non-empty text/]]);
     assertRefused({ 'metadata.title': DELETE }, [

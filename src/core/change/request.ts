@@ -20,10 +20,22 @@ export type ChangeType = (typeof changeTypes)[number];
 export type RiskLevel = (typeof riskLevels)[number];
 export type RolloutStrategy = (typeof rolloutStrategies)[number];
 
-const changeId = z.string().regex(CHANGE_ID_PATTERN, {
-  error: (issue) =>
-    `expected an id like 'CHG-1234' (capital letters or digits, '-', digits), got ${JSON.stringify(issue.input)}`,
-});
+/**
+ * The longest change id: Velero's objects are named `changectl-<id>-restore` within Kubernetes'
+ * 63 characters, so a longer id would have to be cut, and two ids cut alike would collide.
+ */
+export const MAX_CHANGE_ID_LENGTH = 40;
+
+const changeId = z
+  .string()
+  .regex(CHANGE_ID_PATTERN, {
+    error: (issue) =>
+      `expected an id like 'CHG-1234' (capital letters or digits, '-', digits), got ${JSON.stringify(issue.input)}`,
+  })
+  .max(MAX_CHANGE_ID_LENGTH, {
+    error: (issue) =>
+      `expected at most ${MAX_CHANGE_ID_LENGTH} characters (names of the Velero objects and labels are built from it), got ${String(issue.input).length}`,
+  });
 
 const failWhen = z.string().refine((text) => parseComparison(text) !== undefined, {
   error: (issue) => `expected ${comparisonHint}, got ${JSON.stringify(issue.input)}`,
