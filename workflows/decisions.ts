@@ -17,6 +17,7 @@ import {
 } from '../src/core/identity/statement';
 import { verifyStatement, verifySubmission } from '../src/core/identity/verify';
 import type { Verdict } from '../src/core/policy/approvals';
+import { identityModeOf } from '../src/core/policy/schema';
 import { notReady, policyLoading, refusal } from './failures';
 import { now, type ChangeRecord } from './record';
 
@@ -118,7 +119,7 @@ export class Decisions {
     const by = claimedBy(payload);
     const { policy } = this.record;
     if (this.enforced && !policy) return { by, ...policyLoading };
-    const mode = policy?.spec.identity.mode ?? 'names';
+    const mode = policy ? identityModeOf(policy) : 'names';
     if (this.enforced && looksSigned(payload)) {
       const verdict = verifyStatement(payload, {
         policyPeople: policy!.spec.people,
@@ -185,7 +186,7 @@ export class Decisions {
 
   /** Whether decisions on this change are taken on the stated name (identity.mode: names). */
   get unverified(): boolean {
-    return this.enforced && this.record.policy?.spec.identity.mode === 'names';
+    return this.enforced && !!this.record.policy && identityModeOf(this.record.policy) === 'names';
   }
 
   /** Keeps an accepted decision's proof on the record and uses up its nonce. */
@@ -210,7 +211,7 @@ export class Decisions {
     const { policy, request } = this.record;
     if (!this.enforced || !policy) return undefined;
     const submittedAt = workflowInfo().startTime.getTime();
-    if (policy.spec.identity.mode === 'names' && submission === undefined) {
+    if (identityModeOf(policy) === 'names' && submission === undefined) {
       this.record.addDecision({
         action: 'submit',
         person: request.metadata.requestedBy,

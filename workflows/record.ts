@@ -29,7 +29,7 @@ import type {
 } from '../src/core/lifecycle/status';
 import { MAX_REFUSED_KEPT } from '../src/core/lifecycle/status';
 import type { ApprovalRecord } from '../src/core/policy/approvals';
-import type { Policy } from '../src/core/policy/schema';
+import { identityModeOf, type Policy } from '../src/core/policy/schema';
 import { changeStateKey, riskLevelKey } from '../src/core/search-attributes';
 import type { RiskAssessment } from '../src/core/policy/risk';
 
@@ -179,7 +179,7 @@ export class ChangeRecord {
 
   setPolicy(policy: Policy, risk: RiskAssessment, withIdentity = true): void {
     this.policy = policy;
-    if (withIdentity) this.status.identityMode = policy.spec.identity.mode;
+    if (withIdentity) this.status.identityMode = identityModeOf(policy);
     this.status.risk = risk.level;
     this.status.riskRaisedBy = risk.raisedBy;
     upsertSearchAttributes([{ key: riskLevelKey, value: risk.level }]);

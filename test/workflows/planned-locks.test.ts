@@ -110,6 +110,64 @@ describe('planned change: one change at a time per service', () => {
   const lockIsFree = (service: string) =>
     waitForLock(service, (s) => s.holder === undefined && s.queue.length === 0, 'free');
 
+  it('gives (prod-eu, svc) and (prod, eu-svc) locks of their own: neither waits for the other', async (t) => {
+    const service = uniqueService();
+    const policy = testPolicy({
+      spec: {
+        environments: {
+          'prod-eu': { namespaces: ['prod-eu'] },
+          prod: { namespaces: ['prod'] },
+        },
+        approvals: {
+          expiry: '72h',
+          environments: { '*': { minApprovers: 1 } },
+          services: {},
+          standardPreApproved: ['*'],
+        },
+      },
+    });
+    const first = uniqueChangeId('EU');
+    const firstWatch = gate();
+    const fakes = createFakeActivities(env.client, {
+      policy,
+      watch: async (input) => {
+        if (input.changeId === first) await firstWatch.passed;
+        return watchResult(input, 'passed');
+      },
+    });
+    const request = (id: string, environment: string, name: string) =>
+      testRequest(id, {
+        type: 'standard',
+        standard: 'image-bump',
+        environment,
+        namespace: environment,
+        services: [name],
+        rollout: {
+          strategy: 'rolling',
+          target: { kind: 'Deployment', name },
+          image: `registry.example.com/${name}:2.5.0`,
+          timeout: '10m',
+        },
+      });
+    const logs = await withWorker(t.name, fakes.activities, async (taskQueue) => {
+      const a = await startChange(env.client, request(first, 'prod-eu', service), { taskQueue });
+      await waitForStatus(a, (s) => s.state === 'watching', 'the prod-eu change watching');
+      const b = await startChange(
+        env.client,
+        request(uniqueChangeId('PROD'), 'prod', `eu-${service}`),
+        { taskQueue },
+      );
+      // On one shared lock the second change would queue behind the first, for good.
+      await waitForStatus(b, (s) => s.state === 'watching', 'the prod change watching too');
+      firstWatch.open();
+      return [await a.result(), await b.result()];
+    });
+    assert.deepEqual(
+      logs.map((l) => l.changeLog.state),
+      ['completed', 'completed'],
+    );
+  });
+
   it('makes the second change on a service wait until the first has finished', async (t) => {
     const service = uniqueService();
     const first = uniqueChangeId('FIRST');

@@ -4,6 +4,7 @@
  */
 import { CancellationScope, condition, uuid4, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
+import { legacyLockWorkflowId, lockWorkflowId as lockIdOf } from '../../src/core/lifecycle/lock-id';
 import type { LifecycleProfile, Run } from '../profile';
 import { SYSTEM, type ChangeRecord } from '../record';
 
@@ -18,8 +19,8 @@ export class ServiceLocks {
 
   constructor(
     private readonly record: ChangeRecord,
-    /** False only when replaying a history from before grants carried a token. */
-    private readonly tokensRequired: boolean,
+    /** False only when replaying a history from before grants carried a token (and lock ids were one-to-one). */
+    readonly tokensRequired: boolean,
   ) {}
 
   /** A fresh token for a lock request (the workflow's own deterministic uuid). */
@@ -89,7 +90,9 @@ export async function acquireLocks(run: Run, profile: LifecycleProfile): Promise
   for (const service of [...spec.services].sort()) {
     const lockId = `${spec.environment}/${service}`;
     if (locks.isRequested(lockId)) continue;
-    const lockWorkflowId = `lock-${spec.environment}-${service}`;
+    const lockWorkflowId = locks.tokensRequired
+      ? lockIdOf(spec.environment, service)
+      : legacyLockWorkflowId(spec.environment, service);
     locks.requested({ lockWorkflowId, lockId });
     const grantToken = locks.tokenFor(lockId);
     record.setWaitingFor(`waiting for the lock on ${lockId} (one change at a time per service)`);

@@ -379,4 +379,12 @@ export type PolicyPerson = Policy['spec']['people'][string];
 export type PolicyEnvironment = Policy['spec']['environments'][string];
 export type StandardChange = Policy['spec']['standardChanges'][string];
 export type IdentityMode = Policy['spec']['identity']['mode'];
+
+/**
+ * A policy's identity mode. Policies recorded in workflow histories from before `identity`
+ * existed carry none, so it is read defensively: such a policy is `signed`, the default.
+ */
+export function identityModeOf(policy: Policy): IdentityMode {
+  return (policy.spec as Partial<Policy['spec']>).identity?.mode ?? 'signed';
+}
 export type Weekday = (typeof weekdays)[number];
