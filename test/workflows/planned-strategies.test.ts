@@ -185,11 +185,15 @@ describe('planned change: blue/green cleanup', () => {
       blueGreenRequest(uniqueChangeId('CHG'), service),
       async (handle) => {
         await waitForStatus(handle, (s) => s.state === 'cleaning-up', 'cleaning-up');
-        await handle.signal(rollbackSignal, { actor: 'bob', reason: 'login errors after all' });
+        // carol is an incident commander: she may roll back a service no team owns.
+        await handle.signal(rollbackSignal, { actor: 'carol', reason: 'login errors after all' });
       },
     );
     assert.equal(status.state, 'rolled-back');
-    assert.equal(status.outcome, 'rolled back: rollback requested by bob: login errors after all');
+    assert.equal(
+      status.outcome,
+      'rolled back: rollback requested by carol: login errors after all',
+    );
     assert.equal(fakes.called('cleanupRollout').length, 0, 'the old colour is kept');
     const rollback = fakes.called('rollbackRollout')[0]?.args[0] as RollbackInput;
     assert.equal(rollback.rollout?.previousDeployment, service);
