@@ -11,7 +11,6 @@ import type {
   PrometheusActivities,
   WatchInput,
   WatchResult,
-  WatchState,
 } from '../src/core/contracts';
 import { FailureType } from '../src/core/errors';
 import {
@@ -22,18 +21,8 @@ import {
   type PrometheusClient,
   type PrometheusConfig,
 } from '../src/prometheus/api';
-import {
-  baselineValue,
-  errorMeasurement,
-  evaluateSeries,
-  initialWatchState,
-  isWatchState,
-  recordRound,
-  summarizeWatch,
-} from '../src/core/verification/engine';
-
-/** The longest the watch sleeps between checks for cancellation and heartbeats. */
-const SLEEP_SLICE_MS = 1_000;
+import { baselineValue, errorMeasurement, evaluateSeries } from '../src/core/verification/engine';
+import { runWatchLoop } from './watch-loop';
 
 /** `ALERTS{alertstate="firing",<selector>}`; the selector may come with or without braces. */
 export function firingAlertsQuery(selector: string): string {
@@ -122,57 +111,8 @@ export function createPrometheusActivities(config: PrometheusConfig): Prometheus
     );
   }
 
-  async function sleepUntil(target: number, state: WatchState): Promise<void> {
-    const context = Context.current();
-    for (let now = Date.now(); now < target; now = Date.now()) {
-      context.heartbeat(state);
-      await context.sleep(Math.min(SLEEP_SLICE_MS, target - now));
-    }
-  }
-
-  async function watchMetrics(input: WatchInput): Promise<WatchResult> {
-    if (!(input.intervalMs > 0)) {
-      throw ApplicationFailure.nonRetryable(
-        `the watch interval must be positive, not ${input.intervalMs} ms`,
-        FailureType.InvalidRequest,
-      );
-    }
-    const context = Context.current();
-    const details: unknown = context.info.heartbeatDetails;
-    let state = isWatchState(details) ? details : (input.state ?? initialWatchState());
-    const limits = {
-      failureLimit: input.failureLimit,
-      inconclusiveLimit: input.inconclusiveLimit,
-      consecutiveErrorLimit: input.consecutiveErrorLimit,
-    };
-    context.heartbeat(state);
-    for (;;) {
-      const now = Date.now();
-      const due =
-        state.lastRoundAt === undefined ? input.startedAt : state.lastRoundAt + input.intervalMs;
-      // A watch never passes unmeasured: one that has not measured yet, or missed its last
-      // rounds while no worker ran it, measures once more before it concludes.
-      const missedEnd = state.lastRoundAt === undefined || due < input.endsAt;
-      if (now >= input.endsAt && !missedEnd) {
-        return {
-          outcome: 'passed',
-          reason: `no metric crossed a limit by ${new Date(input.endsAt).toISOString()}: ${summarizeWatch(state)}`,
-          state,
-          endedAt: Date.now(),
-        };
-      }
-      if (now < due) {
-        await sleepUntil(Math.min(due, input.endsAt), state);
-        continue;
-      }
-      // Keep the cadence when a round is a little late; after a long gap, start afresh from now.
-      const roundAt = now - due < input.intervalMs ? due : now;
-      const measurements = await measureRound(input, new Date(now).toISOString());
-      const { state: next, verdict } = recordRound(state, measurements, limits, roundAt);
-      state = next;
-      context.heartbeat(state);
-      if (verdict) return { ...verdict, state, endedAt: Date.now() };
-    }
+  function watchMetrics(input: WatchInput): Promise<WatchResult> {
+    return runWatchLoop(input, (at) => measureRound(input, at));
   }
 
   return { validateQueries, firingAlerts, captureBaseline, watchMetrics };

@@ -59,6 +59,33 @@ interface Recording {
 const emergencyRequest = (id: string) =>
   testRequest(id, { type: 'emergency', incident: 'INC-42' }, { title: 'Hotfix api-gateway' });
 
+/** A blue/green change to api-gateway with the default cleanup delay. */
+const blueGreenRequest = (id: string) =>
+  testRequest(id, {
+    rollout: {
+      strategy: 'blueGreen',
+      target: { kind: 'Deployment', name: 'api-gateway' },
+      service: 'api-gateway',
+      image: 'registry.example.com/api-gateway:2.5.0',
+      timeout: '10m',
+    },
+  });
+
+/** A canary of api-gateway with an analysed pause, and a check beside the metric. */
+const canaryRequest = (id: string) => {
+  const request = testRequest(id, {
+    rollout: {
+      strategy: 'canary',
+      target: { kind: 'Deployment', name: 'api-gateway' },
+      image: 'registry.example.com/api-gateway:2.5.0',
+      steps: [{ setWeight: 20 }, { pause: '2m' }, { setWeight: 60 }],
+      timeout: '10m',
+    },
+  });
+  request.spec.verification.checks = [{ name: 'pods-ready', podsReady: {} }];
+  return request;
+};
+
 const recordings: Recording[] = [
   {
     name: 'planned-completed',
@@ -119,6 +146,33 @@ const recordings: Recording[] = [
       (log.changeLog.rollout.rollback
         ? undefined
         : 'expected a rollback before the cancel ended it'),
+  },
+  {
+    name: 'planned-blue-green-completed',
+    request: blueGreenRequest('REPLAY-6'),
+    // As the blue/green strategy reports: green serves, the original deployment served.
+    activities: () => ({
+      startRollout: (plan) =>
+        Promise.resolve({
+          strategy: 'blueGreen' as const,
+          activeDeployment: `${plan.deployment}-green`,
+          previousDeployment: plan.deployment,
+          previousSelector: { app: plan.deployment },
+          ...(plan.image ? { image: plan.image } : {}),
+          appliedObjects: [`Deployment/${plan.deployment}-green`, `Service/${plan.deployment}`],
+          message: `switched to ${plan.deployment}-green`,
+        }),
+    }),
+    drive: approveTwice,
+    expect: (log) =>
+      expectState(log, 'completed') ??
+      (log.changeLog.rollout.cleanup?.deletedAt ? undefined : 'expected the old colour deleted'),
+  },
+  {
+    name: 'planned-canary-completed',
+    request: canaryRequest('REPLAY-7'),
+    drive: approveTwice,
+    expect: (log) => expectState(log, 'completed'),
   },
   {
     name: 'emergency-completed',

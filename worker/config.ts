@@ -18,6 +18,8 @@ export interface WorkerConfig {
   kube: { kubeconfigPath?: string; context?: string; inCluster: boolean };
   prometheus: { url: string; timeoutMs: number; auth?: PrometheusAuth };
   notifications: { log: boolean; webhookUrl?: string; file?: string };
+  /** Gate webhooks by the name a request's gates give (`webhook: <name>`). */
+  gates: Record<string, string>;
   policyPath: string;
   veleroNamespace: string;
   production: boolean;
@@ -97,6 +99,28 @@ function httpUrl(what: string, allowCredentials: boolean) {
   });
 }
 
+/** `{"<name>": "<url>", ...}`: the webhooks gates may name; never repeated in a message. */
+const gateWebhooks = z.string().transform((text, ctx) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected a JSON object of gate names to URLs' });
+    return z.NEVER;
+  }
+  const result = z
+    .record(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/), z.url({ protocol: /^https?$/ }))
+    .safeParse(parsed);
+  if (!result.success) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected a JSON object of gate names (DNS labels) to http(s) URLs',
+    });
+    return z.NEVER;
+  }
+  return result.data;
+});
+
 const existingFile = z.string().superRefine((path, ctx) => {
   if (!existsSync(path)) ctx.addIssue({ code: 'custom', message: `file not found: ${path}` });
   else if (!statSync(path).isFile()) {
@@ -140,6 +164,7 @@ const envSchema = z.object({
   CHANGECTL_NOTIFY_LOG: optional(flag),
   CHANGECTL_NOTIFY_WEBHOOK_URL: optional(httpUrl('a webhook taking Slack-style JSON', true)),
   CHANGECTL_NOTIFY_FILE: optional(writableFilePath),
+  CHANGECTL_GATE_WEBHOOKS: optional(gateWebhooks),
   CHANGECTL_VELERO_NAMESPACE: optional(
     z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
       error: (issue) => `expected a Kubernetes namespace name, got ${JSON.stringify(issue.input)}`,
@@ -250,6 +275,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       ...(auth ? { auth } : {}),
     },
     notifications: { log: e.CHANGECTL_NOTIFY_LOG ?? true },
+    gates: e.CHANGECTL_GATE_WEBHOOKS ?? {},
     policyPath: resolve(policyPath),
     veleroNamespace: e.CHANGECTL_VELERO_NAMESPACE ?? DEFAULT_VELERO_NAMESPACE,
     production: e.NODE_ENV === 'production',

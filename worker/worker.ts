@@ -3,6 +3,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { createDriftActivities } from '../activities/drift';
+import { createGateActivities } from '../activities/gates';
 import { createKubernetesActivities } from '../activities/kubernetes';
 import { loadKubeConfig } from '../activities/kubernetes/kubeconfig';
 import { createLockActivities } from '../activities/lock';
@@ -12,6 +13,7 @@ import { createPrometheusActivities } from '../activities/prometheus';
 import { createVeleroActivities } from '../activities/velero';
 import type {
   DriftActivities,
+  GateActivities,
   KubernetesActivities,
   LockActivities,
   NotificationActivities,
@@ -22,7 +24,8 @@ import type {
 import type { WorkerConfig } from './config';
 
 /** Every activity interface the workflows proxy; the compiler checks that all are registered. */
-export type ChangectlActivities = KubernetesActivities &
+export type ChangectlActivities = GateActivities &
+  KubernetesActivities &
   VeleroActivities &
   PrometheusActivities &
   NotificationActivities &
@@ -61,6 +64,7 @@ export function createActivities(
       ...(config.prometheus.auth ? { auth: config.prometheus.auth } : {}),
     }),
     ...createNotificationActivities(config.notifications),
+    ...createGateActivities(config.gates),
     ...createPolicyActivities(config.policyPath),
     ...createLockActivities(client),
     ...createDriftActivities(kubeConfig, client),

@@ -1,5 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type {
+  GateActivities,
   KubernetesActivities,
   LockActivities,
   NotificationActivities,
@@ -52,6 +53,12 @@ export const locks = proxyActivities<LockActivities>({
   retry: { initialInterval: '1s', maximumInterval: '30s' },
 });
 
+/** A gate asks once: its answer (passed or not) is the result; only a lost worker retries. */
+export const gates = proxyActivities<GateActivities>({
+  startToCloseTimeout: '5m',
+  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
+});
+
 /** Every activity proxy a change uses; the steps receive it, so none imports a proxy itself. */
 export const changeActivities = {
   policyActivities,
@@ -61,5 +68,6 @@ export const changeActivities = {
   velero,
   prometheusChecks,
   locks,
+  gates,
 };
 export type ChangeActivities = typeof changeActivities;

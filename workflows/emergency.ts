@@ -91,7 +91,7 @@ export async function emergencyChange(input: ChangeInput): Promise<ChangeLog> {
     operator.endIfCancelled();
     await preflight(run, profile);
     await backup(run, profile);
-    const rollout = await rollOut(run);
+    const rollout = await rollOut(run, profile);
     let failure = rollout.failure;
     let ending: Ending | undefined;
     if (rollout.rolledOut) {

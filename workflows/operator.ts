@@ -72,10 +72,10 @@ export class OperatorRequests {
     recordDecision(this.change, this.decisions, { person }, event, detail);
   }
 
-  /** Rolling out or watching: from here a cancel is a rollback. */
+  /** Rolling out, watching or cleaning up: from here a cancel is a rollback. */
   get rolledOut(): boolean {
     const state = this.change.state;
-    return state === 'rolling-out' || state === 'watching';
+    return state === 'rolling-out' || state === 'watching' || state === 'cleaning-up';
   }
 
   cancel(payload: unknown): void {

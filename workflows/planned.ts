@@ -70,7 +70,7 @@ export async function plannedChange(input: ChangeInput): Promise<ChangeLog> {
     await awaitWindowAndLock(run, profile, policy);
     await preflight(run, profile);
     await backup(run, profile);
-    const rollout = await rollOut(run);
+    const rollout = await rollOut(run, profile);
     let failure = rollout.failure;
     if (rollout.rolledOut) {
       const verdict = await watch(run, profile);

@@ -6,11 +6,14 @@
  */
 import {
   ActivityFailure,
+  CancellationScope,
   isCancellation,
   proxyActivities,
   TimeoutFailure,
 } from '@temporalio/workflow';
 import type {
+  CheckWatchInput,
+  KubernetesActivities,
   PrometheusActivities,
   WatchInput,
   WatchResult,
@@ -18,7 +21,11 @@ import type {
 } from '../src/core/contracts';
 import { formatDuration } from '../src/core/change/duration';
 import { FailureType } from '../src/core/errors';
-import { initialWatchState, isWatchState } from '../src/core/verification/engine';
+import {
+  initialWatchState,
+  isWatchState,
+  mergeWatchResults,
+} from '../src/core/verification/engine';
 
 /**
  * Time a segment may take beyond its end: the last round's queries, a worker restart, retries.
@@ -47,23 +54,37 @@ function watchActivity(input: Omit<WatchInput, 'state'>, endsAt: number) {
   }).watchMetrics;
 }
 
+function checkActivity(input: Omit<CheckWatchInput, 'state'>, endsAt: number) {
+  const remaining = Math.max(0, endsAt - Date.now());
+  return proxyActivities<KubernetesActivities>({
+    startToCloseTimeout: remaining + WATCH_SLACK_MS,
+    scheduleToCloseTimeout: remaining + WATCH_SLACK_MS,
+    heartbeatTimeout: watchHeartbeatTimeoutMs(input.intervalMs),
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '30s',
+      nonRetryableErrorTypes: [FailureType.InvalidRequest],
+    },
+    summary: `check ${input.checks.map((c) => c.name).join(', ')} on ${input.deployments.join(', ')} every ${formatDuration(input.intervalMs)} until ${new Date(endsAt).toISOString()}`,
+  }).watchChecks;
+}
+
+type Segment = (state: WatchState | undefined, endsAt: number) => Promise<WatchResult>;
+
 /**
  * Watches until `endsAt()` (read again whenever a segment ends, so an `extend` signal that
  * moved it later is honoured) or a failed / inconclusive verdict. A segment that cannot finish
  * (its timeouts pass, or it fails in a way retries do not cure) ends the watch inconclusive:
  * a watch that did not run to its end never passes. Cancellation propagates to the caller.
  */
-export async function runWatch(
-  input: Omit<WatchInput, 'state'>,
-  endsAt: () => number,
-): Promise<WatchResult> {
+async function runSegments(segment: Segment, endsAt: () => number): Promise<WatchResult> {
   let state: WatchState | undefined;
   for (;;) {
     const segmentEndsAt = endsAt();
-    const watchMetrics = watchActivity(input, segmentEndsAt);
     let result: WatchResult;
     try {
-      result = await watchMetrics({ ...input, endsAt: segmentEndsAt, state });
+      result = await segment(state, segmentEndsAt);
     } catch (error) {
       if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
       const details: unknown =
@@ -81,4 +102,56 @@ export async function runWatch(
     }
     state = result.state;
   }
+}
+
+/** The watch of the request's metrics against Prometheus. */
+export function runWatch(
+  input: Omit<WatchInput, 'state'>,
+  endsAt: () => number,
+): Promise<WatchResult> {
+  return runSegments(
+    (state, segmentEndsAt) =>
+      watchActivity(input, segmentEndsAt)({ ...input, endsAt: segmentEndsAt, state }),
+    endsAt,
+  );
+}
+
+/** The watch of the request's checks (pods, restarts, http, logs) against the cluster. */
+export function runCheckWatch(
+  input: Omit<CheckWatchInput, 'state'>,
+  endsAt: () => number,
+): Promise<WatchResult> {
+  return runSegments(
+    (state, segmentEndsAt) =>
+      checkActivity(input, segmentEndsAt)({ ...input, endsAt: segmentEndsAt, state }),
+    endsAt,
+  );
+}
+
+/**
+ * Runs several watches of one period side by side; the first that does not pass ends the
+ * others (cancelled) and decides, with every state seen so far. An outside cancellation (an
+ * operator interrupting the watch) propagates.
+ */
+export async function watchAll(watches: (() => Promise<WatchResult>)[]): Promise<WatchResult> {
+  const scope = new CancellationScope();
+  let decided: WatchResult | undefined;
+  const settled = await scope.run(() =>
+    Promise.allSettled(
+      watches.map(async (watch) => {
+        const result = await watch();
+        if (result.outcome !== 'passed' && !decided) {
+          decided = result;
+          scope.cancel();
+        }
+        return result;
+      }),
+    ),
+  );
+  const results: WatchResult[] = [];
+  for (const outcome of settled) {
+    if (outcome.status === 'fulfilled') results.push(outcome.value);
+    else if (!decided || !isCancellation(outcome.reason)) throw outcome.reason;
+  }
+  return mergeWatchResults(results);
 }

@@ -5,6 +5,7 @@
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
+  CleanupResult,
   DryRunResult,
   RollbackInput,
   RollbackResult,
@@ -319,6 +320,40 @@ async function finalizeBlueGreen(
   await waitForRollout(waiting, plan.namespace, old);
 }
 
+/**
+ * The seed's cleanup, after its delay: deletes the old colour the watch's end scaled to zero.
+ * Only that one: a colour scaled up again (a rollback), selected by the Service, or retired by
+ * another change stays.
+ */
+async function cleanupBlueGreen(
+  waiting: Waiting,
+  input: { plan: RolloutPlan; rollout: RolloutResult },
+): Promise<CleanupResult> {
+  const { api } = waiting;
+  const { plan, rollout } = input;
+  const old = rollout.previousDeployment;
+  if (!old || old === rollout.activeDeployment) {
+    return { deleted: [], message: 'no old colour to delete' };
+  }
+  const service = await api.readService(plan.namespace, serviceOf(plan));
+  const serving = blueGreenNames(plan.deployment, service.spec?.selector ?? {}).active;
+  const deployment = await api.findDeployment(plan.namespace, old);
+  if (!deployment) return { deleted: [], message: `${plan.namespace}/${old} is already gone` };
+  const retiredBy = deployment.metadata?.annotations?.[Annotation.scaledDownBy];
+  if (serving === old || retiredBy !== plan.changeId || (deployment.spec?.replicas ?? 0) !== 0) {
+    return {
+      deleted: [],
+      message: `${plan.namespace}/${old} kept: ${serving === old ? 'the Service selects it' : 'it is no longer the colour this change scaled to zero'}`,
+    };
+  }
+  await api.deleteDeployment(plan.namespace, old);
+  while (await api.findDeployment(plan.namespace, old)) {
+    waiting.progress.report('delete', `waiting for ${plan.namespace}/${old} to be deleted`);
+    await waiting.progress.pause(waiting.pollIntervalMs);
+  }
+  return { deleted: [objectName('Deployment', old)], message: `deleted ${plan.namespace}/${old}` };
+}
+
 /** The colour the Service selects now serves; undoing by hand puts its selector back. */
 async function servingColour(api: ClusterApi, target: RolloutTarget): Promise<Serving> {
   const { namespace } = target;
@@ -343,5 +378,6 @@ export const blueGreen: Strategy = {
   dryRun: dryRunBlueGreen,
   apply: startBlueGreen,
   finalize: finalizeBlueGreen,
+  cleanup: cleanupBlueGreen,
   rollback: rollbackBlueGreen,
 };

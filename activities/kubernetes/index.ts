@@ -8,6 +8,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
+  CheckWatchInput,
+  CleanupResult,
   DryRunResult,
   KubernetesActivities,
   RollbackInput,
@@ -19,6 +21,7 @@ import type {
 } from '../../src/core/contracts';
 import { FailureType } from '../../src/core/errors';
 import { promoteCanary, setCanaryWeight } from './canary';
+import { createCheckMeasurer } from './checks';
 import { ClusterApi } from './client';
 import { deploymentState, rolloutStatus } from './deployments';
 import { rollbackNotReady } from './errors';
@@ -26,6 +29,7 @@ import { readRecentEvents, readRolloutHistory } from './history';
 import { Progress } from './progress';
 import type { Waiting } from './rollout';
 import { strategyFor } from './strategy';
+import { runWatchLoop } from '../watch-loop';
 
 export interface KubernetesActivityOptions {
   /** How often waits poll the API server (default 2s). */
@@ -37,6 +41,7 @@ export function createKubernetesActivities(
   options: KubernetesActivityOptions = {},
 ): KubernetesActivities {
   const api = new ClusterApi(kubeConfig);
+  const checks = createCheckMeasurer(kubeConfig);
   const pollIntervalMs = options.pollIntervalMs ?? 2_000;
 
   const waiting = (timeoutMs: number): Waiting => ({
@@ -96,6 +101,18 @@ export function createKubernetesActivities(
     async finalizeRollout(input: { plan: RolloutPlan; rollout: RolloutResult }): Promise<void> {
       return strategyFor(input.plan.strategy).finalize(waiting(input.plan.timeoutMs), input);
     },
+
+    async cleanupRollout(input: {
+      plan: RolloutPlan;
+      rollout: RolloutResult;
+    }): Promise<CleanupResult> {
+      const strategy = strategyFor(input.plan.strategy);
+      if (!strategy.cleanup) return { deleted: [], message: 'nothing to clean up' };
+      return strategy.cleanup(waiting(input.plan.timeoutMs), input);
+    },
+
+    watchChecks: (input: CheckWatchInput) =>
+      runWatchLoop(input, (at) => checks.measureRound(input, at)),
 
     rolloutHistory: (input) => readRolloutHistory(api, input),
 

@@ -4,6 +4,7 @@
  */
 import type { RolloutStrategy } from '../../src/core/change/request';
 import type {
+  CleanupResult,
   DeploymentState,
   DryRunResult,
   RollbackInput,
@@ -35,6 +36,11 @@ export interface Strategy {
   apply(waiting: Waiting, plan: RolloutPlan): Promise<RolloutResult>;
   /** After a watch that passed: retires what the change replaced. */
   finalize(waiting: Waiting, input: { plan: RolloutPlan; rollout: RolloutResult }): Promise<void>;
+  /** After the cleanup delay: deletes what `finalize` retired; absent: nothing to delete. */
+  cleanup?(
+    waiting: Waiting,
+    input: { plan: RolloutPlan; rollout: RolloutResult },
+  ): Promise<CleanupResult>;
   /** Undoes the change and waits until what served before serves again; safe to repeat. */
   rollback(waiting: Waiting, input: RollbackInput): Promise<RollbackResult>;
 }

@@ -4,7 +4,7 @@
  * (`createKubernetesActivities(kubeConfig): KubernetesActivities`), and tests hand in fakes of
  * the same types.
  */
-import type { RolloutStrategy } from './change/request';
+import type { CheckSpec, RolloutStrategy } from './change/request';
 import type { DriftReport, DriftScope } from './drift/index';
 import type { Policy } from './policy/schema';
 
@@ -75,6 +75,13 @@ export interface RolloutResult {
   message: string;
 }
 
+/** What the delayed cleanup after a passed watch removed (blue/green: the old colour). */
+export interface CleanupResult {
+  /** `Deployment/name` of every object deleted. */
+  deleted: string[];
+  message: string;
+}
+
 export interface CanaryWeightInput {
   plan: RolloutPlan;
   rollout: RolloutResult;
@@ -119,6 +126,24 @@ export interface EventInfo {
   message: string;
 }
 
+/** The post-change checks of a watch, on the deployments a change rolled out. */
+export interface CheckWatchInput {
+  changeId: string;
+  namespace: string;
+  /** The deployments whose pods the checks look at (blue/green: the new colour). */
+  deployments: string[];
+  checks: CheckSpec[];
+  /** When the rollout started (epoch ms): restarts and log lines before it do not count. */
+  since: number;
+  intervalMs: number;
+  startedAt: number;
+  endsAt: number;
+  failureLimit: number;
+  inconclusiveLimit: number;
+  consecutiveErrorLimit: number;
+  state?: WatchState;
+}
+
 export interface KubernetesActivities {
   /** Reads the deployment and its history: the change may go ahead only if it can be undone. */
   checkRollbackReadiness(target: RolloutTarget): Promise<RollbackReadiness>;
@@ -138,6 +163,16 @@ export interface KubernetesActivities {
   rollbackRollout(input: RollbackInput): Promise<RollbackResult>;
   /** After a successful watch: blueGreen scales the old colour down; others have nothing to do. */
   finalizeRollout(input: { plan: RolloutPlan; rollout: RolloutResult }): Promise<void>;
+  /**
+   * After the cleanup delay: blueGreen deletes the old colour, if it is still the one this
+   * change scaled to zero and the Service does not select it; others have nothing to do.
+   */
+  cleanupRollout(input: { plan: RolloutPlan; rollout: RolloutResult }): Promise<CleanupResult>;
+  /**
+   * Measures the request's checks (pods ready, restarts, http, logs) every interval until
+   * endsAt or a verdict, under the same limits as the metrics; heartbeats its state.
+   */
+  watchChecks(input: CheckWatchInput): Promise<WatchResult>;
   rolloutHistory(input: { namespace: string; deployment: string }): Promise<RevisionInfo[]>;
   recentEvents(input: {
     namespace: string;
@@ -212,8 +247,20 @@ export interface WatchState {
   /** The last measurements, newest last (at most a fixed number). */
   recent: Measurement[];
   counts: Record<MeasurementStatus, number>;
-  /** Per metric, the current run of consecutive failed / no-data / error measurements. */
-  consecutive: Record<string, { failed: number; inconclusive: number; error: number }>;
+  /**
+   * Per metric, its measurements over the whole watch by outcome (what failureLimit and
+   * inconclusiveLimit bound) and its current run of errors (what consecutiveErrorLimit bounds).
+   */
+  tallies: Record<
+    string,
+    {
+      measured: number;
+      failed: number;
+      inconclusive: number;
+      error: number;
+      consecutiveErrors: number;
+    }
+  >;
   measurementsTaken: number;
   /** When the last round of measurements was taken (epoch ms), so a resumed watch keeps time. */
   lastRoundAt?: number;
@@ -227,6 +274,7 @@ export interface WatchInput {
   /** The watch clock: absolute epoch ms, so retries and resumes never restart it. */
   startedAt: number;
   endsAt: number;
+  /** Argo Rollouts' limits, per metric: see src/core/verification/engine.ts. */
   failureLimit: number;
   inconclusiveLimit: number;
   consecutiveErrorLimit: number;
@@ -254,6 +302,42 @@ export interface PrometheusActivities {
    * round; resumes from its last heartbeat after a worker crash.
    */
   watchMetrics(input: WatchInput): Promise<WatchResult>;
+}
+
+// ---------------------------------------------------------------- Gates
+
+/** What a gate's webhook receives, Flagger-style: the change's summary at that phase. */
+export interface GatePayload {
+  name: string;
+  namespace: string;
+  phase: 'pre-rollout' | 'confirm-promotion';
+  changeId: string;
+  services: string[];
+  images: string[];
+  /** canary: the step the gate stands before (1-based). */
+  step?: number;
+}
+
+export interface GateInput {
+  webhook: string;
+  timeoutMs: number;
+  payload: GatePayload;
+}
+
+/** A gate's answer: 2xx within the timeout passes; anything else fails the gate. */
+export interface GateResult {
+  name: string;
+  webhook: string;
+  phase: GatePayload['phase'];
+  passed: boolean;
+  status?: number;
+  message: string;
+  at: string;
+}
+
+export interface GateActivities {
+  /** POSTs the payload to the named webhook of the worker's config and reports its answer. */
+  runGate(input: GateInput): Promise<GateResult>;
 }
 
 // ---------------------------------------------------------------- Notifications and policy

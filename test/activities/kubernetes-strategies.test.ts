@@ -39,6 +39,23 @@ function replicas(d: V1Deployment | undefined): [number | undefined, number | un
   return [d?.spec?.replicas, d?.status?.availableReplicas ?? 0];
 }
 
+/**
+ * A deployment's [spec, available] replicas once the controller has reported its last scale
+ * (it does so asynchronously, after the activity's own wait has seen the spec).
+ */
+async function settledReplicas(
+  apps: AppsV1Api,
+  namespace: string,
+  name: string,
+): Promise<[number | undefined, number | undefined]> {
+  let found = replicas(await deployment(apps, namespace, name));
+  for (let i = 0; i < 100 && found[0] !== found[1]; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    found = replicas(await deployment(apps, namespace, name));
+  }
+  return found;
+}
+
 /** A whole blue/green change: readiness, rollout, then rollback or finalize. */
 async function blueGreenChange(
   k8s: KubernetesActivities,
@@ -165,6 +182,45 @@ void describe('Kubernetes activities: blue/green', () => {
     assert.deepEqual(await selectorOf(core, namespace), { app: 'api-gateway', color: 'blue' });
     assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-blue')), [3, 3]);
     assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-green')), [0, 0]);
+  });
+});
+
+void describe('Kubernetes activities: blue/green cleanup', () => {
+  void it('deletes the old colour the finalize scaled to zero, and only that one', async (t) => {
+    const { namespace, kubeConfig, apps, core } = await namespaceFor(t);
+    const k8s = createKubernetesActivities(kubeConfig, { pollIntervalMs });
+    const first = await blueGreenChange(k8s, namespace, newImage, 'finalize');
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway'), [0, 0]);
+
+    const cleaned = await runAsActivity(() => k8s.cleanupRollout(first));
+    assert.deepEqual(cleaned.result, {
+      deleted: ['Deployment/api-gateway'],
+      message: `deleted ${namespace}/api-gateway`,
+    });
+    assert.equal(await deployment(apps, namespace, 'api-gateway'), undefined);
+    assert.deepEqual(await selectorOf(core, namespace), { app: 'api-gateway', color: 'green' });
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway-green'), [3, 3]);
+    const again = await runAsActivity(() => k8s.cleanupRollout(first));
+    assert.deepEqual(again.result.deleted, [], 'a retried cleanup deletes nothing more');
+
+    // A change rolled back after its finalize: the old colour serves again and is kept.
+    const change = plan({
+      namespace,
+      changeId: uniqueChangeId('CHG'),
+      strategy: 'blueGreen',
+      image: 'registry.example.com/api-gateway:2.6.0',
+    });
+    const before = (await k8s.checkRollbackReadiness(change)).current;
+    const rollout = (await runAsActivity(() => k8s.startRollout(change))).result;
+    await k8s.finalizeRollout({ plan: change, rollout });
+    await runAsActivity(() =>
+      k8s.rollbackRollout({ plan: change, rollout, before, reason: 'late errors' }),
+    );
+    const kept = await runAsActivity(() => k8s.cleanupRollout({ plan: change, rollout }));
+    assert.deepEqual(kept.result.deleted, []);
+    assert.match(kept.result.message, /kept: the Service selects it/);
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway-green'), [3, 3]);
+    assert.deepEqual(await selectorOf(core, namespace), { app: 'api-gateway', color: 'green' });
   });
 });
 

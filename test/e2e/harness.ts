@@ -153,6 +153,7 @@ export function changeRequest(o: RequestOptions): Record<string, unknown> {
         watch: o.watch ?? '5s',
         interval: '1s',
         failureLimit: 2,
+        inconclusiveLimit: 2,
         metrics: [{ name: 'error-rate', query: errorRate, failWhen: '> 0.01' }],
       },
     },

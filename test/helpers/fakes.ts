@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { createLockActivities } from '../../activities/lock';
 import type {
   BackupResult,
+  CheckWatchInput,
   KubernetesActivities,
   LockActivities,
   Notification,
@@ -49,6 +50,8 @@ export interface FakeScenario {
     | 'failed'
     | 'inconclusive'
     | ((input: WatchInput, call: number) => Promise<WatchResult>);
+  /** How the watch of the request's checks ends (default passed). */
+  checks?: (input: CheckWatchInput, call: number) => Promise<WatchResult>;
 }
 
 export function watchResult(
@@ -86,6 +89,7 @@ export function createFakeActivities(client: Client, scenario: FakeScenario = {}
   const notifications: Notification[] = [];
   const policy = scenario.policy ?? testPolicy();
   let watchCalls = 0;
+  let checkCalls = 0;
   const record = (name: string, ...args: unknown[]) => calls.push({ name, args });
   const fail = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
   const before = {
@@ -158,6 +162,22 @@ export function createFakeActivities(client: Client, scenario: FakeScenario = {}
     finalizeRollout(input) {
       record('finalizeRollout', input);
       return Promise.resolve();
+    },
+    cleanupRollout(input) {
+      record('cleanupRollout', input);
+      const old = input.rollout.previousDeployment;
+      return Promise.resolve(
+        old
+          ? { deleted: [`Deployment/${old}`], message: `deleted ${old}` }
+          : { deleted: [], message: 'nothing to clean up' },
+      );
+    },
+    async watchChecks(input) {
+      record('watchChecks', input);
+      checkCalls += 1;
+      if (scenario.checks) return await scenario.checks(input, checkCalls);
+      const metrics = input.checks.map((c) => ({ name: c.name, query: '', failWhen: '' }));
+      return watchResult({ ...input, metrics, baseline: {} }, 'passed');
     },
     rolloutHistory(input) {
       record('rolloutHistory', input);

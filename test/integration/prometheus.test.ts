@@ -126,7 +126,7 @@ function watchInput(overrides: Partial<WatchInput> & { watchMs: number }): Watch
     intervalMs: 1_000,
     startedAt,
     endsAt: startedAt + watchMs,
-    failureLimit: 1,
+    failureLimit: 0,
     inconclusiveLimit: 3,
     consecutiveErrorLimit: 3,
     ...rest,
@@ -267,7 +267,10 @@ describe('Prometheus activities against a real Prometheus', () => {
     const { result, returnedAt } = await watching;
 
     assert.equal(result.outcome, 'failed', result.reason);
-    assert.match(result.reason, /^error-rate failed once in a row \(last 0\.\d+ > 0\.01\)$/);
+    assert.match(
+      result.reason,
+      /^error-rate failed once, more than failureLimit 0 \(last 0\.\d+ > 0\.01\)$/,
+    );
     const lag = returnedAt - visibleAt;
     t.diagnostic(`watchMetrics returned ${lag} ms after the spike was visible in Prometheus`);
     assert.ok(lag <= input.intervalMs + 2_000, `returned ${lag} ms after the spike was visible`);
@@ -367,7 +370,7 @@ describe('Prometheus activities against a real Prometheus', () => {
   it('is inconclusive, never passed, when Prometheus stops mid-watch', async () => {
     const activities = createPrometheusActivities({ url: stoppable.url, timeoutMs: 1_000 });
     const env = activityEnvironment();
-    const input = watchInput({ watchMs: 12_000, consecutiveErrorLimit: 3 });
+    const input = watchInput({ watchMs: 12_000, consecutiveErrorLimit: 2 });
     const watching = env.run(() => activities.watchMetrics(input));
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     await stoppable.stop();
@@ -375,7 +378,7 @@ describe('Prometheus activities against a real Prometheus', () => {
     assert.equal(result.outcome, 'inconclusive', result.reason);
     assert.match(
       result.reason,
-      /^error-rate could not be measured 3 times in a row \(last: Prometheus at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)\)$/,
+      /^error-rate could not be measured 3 times in a row, more than consecutiveErrorLimit 2 \(last: Prometheus at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)\)$/,
     );
     assert.ok(result.state.counts.passed >= 2, 'measured while Prometheus ran');
     assert.equal(result.state.counts.error, 3);

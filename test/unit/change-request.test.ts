@@ -132,8 +132,8 @@ describe('change request: the valid contract', () => {
       {
         watch: '15m',
         interval: '30s',
-        failureLimit: 3,
-        inconclusiveLimit: 3,
+        failureLimit: 0,
+        inconclusiveLimit: 0,
         consecutiveErrorLimit: 4,
         metrics: undefined,
       },
@@ -512,6 +512,12 @@ describe('change request: rollout', () => {
     assertRefused({ ...canary, 'spec.rollout.steps[1]': { pause: 'soon' } }, [
       ['spec.rollout.steps[1].pause', /expected a duration such as '30s'/],
     ]);
+    assert.deepEqual(
+      accepted({ ...canary, 'spec.rollout.steps[1]': { pause: { duration: '2m' } } }).spec.rollout
+        .steps?.[1],
+      { pause: { duration: '2m' } },
+      "Argo's form of a pause",
+    );
     for (const step of [
       { setWeight: 12.5 },
       { setWeight: '10' },
@@ -567,6 +573,24 @@ describe('change request: rollout', () => {
             ],
       );
     }
+  });
+
+  it('takes cleanupAfter for blue/green rollouts only', () => {
+    const blueGreen = { 'spec.rollout.strategy': 'blueGreen' };
+    assert.equal(
+      accepted({ ...blueGreen, 'spec.rollout.cleanupAfter': '30m' }).spec.rollout.cleanupAfter,
+      '30m',
+    );
+    assert.equal(accepted(blueGreen).spec.rollout.cleanupAfter, undefined, 'the workflow: 10m');
+    assertRefused({ ...blueGreen, 'spec.rollout.cleanupAfter': 'soon' }, [
+      ['spec.rollout.cleanupAfter', /expected a duration/],
+    ]);
+    assertRefused({ 'spec.rollout.cleanupAfter': '10m' }, [
+      [
+        'spec.rollout.cleanupAfter',
+        /cleanupAfter applies to blueGreen rollouts only, not to 'rolling'/,
+      ],
+    ]);
   });
 
   it('requires the Service a blue/green rollout switches to be one of spec.services', () => {
@@ -640,11 +664,15 @@ describe('change request: verification', () => {
     );
   });
 
-  it('requires whole-number limits of at least 1', () => {
+  it("requires whole-number limits of at least 0, with Argo Rollouts' defaults", () => {
     for (const limit of ['failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit']) {
-      assertRefused({ [`spec.verification.${limit}`]: 0 }, [
-        [`spec.verification.${limit}`, /expected a whole number ≥ 1/],
+      assertRefused({ [`spec.verification.${limit}`]: -1 }, [
+        [`spec.verification.${limit}`, /expected a whole number ≥ 0/],
       ]);
+      assert.equal(
+        accepted({ [`spec.verification.${limit}`]: 0 }).spec.verification[limit as 'failureLimit'],
+        0,
+      );
       assertRefused({ [`spec.verification.${limit}`]: 1.5 }, [
         [`spec.verification.${limit}`, /expected int/],
       ]);
@@ -654,6 +682,63 @@ describe('change request: verification', () => {
     }
     const request = accepted({ 'spec.verification.failureLimit': 1 });
     assert.equal(request.spec.verification.failureLimit, 1);
+  });
+
+  it('takes post-change checks of each kind, with their defaults', () => {
+    const request = accepted({
+      'spec.verification.checks': [
+        { name: 'pods-ready', podsReady: {} },
+        { name: 'restarts', restarts: {} },
+        { name: 'health', http: { service: 'api-gateway', port: 8080, path: '/healthz' } },
+        { name: 'status-page', http: { url: 'https://status.example.com/', expectStatus: 204 } },
+        { name: 'error-logs', logs: { pattern: 'ERROR|panic' } },
+      ],
+    });
+    assert.deepEqual(request.spec.verification.checks, [
+      { name: 'pods-ready', podsReady: {} },
+      { name: 'restarts', restarts: { failWhen: '> 0' } },
+      {
+        name: 'health',
+        http: {
+          service: 'api-gateway',
+          port: 8080,
+          path: '/healthz',
+          expectStatus: 200,
+          timeout: '5s',
+        },
+      },
+      {
+        name: 'status-page',
+        http: { url: 'https://status.example.com/', path: '/', expectStatus: 204, timeout: '5s' },
+      },
+      { name: 'error-logs', logs: { pattern: 'ERROR|panic', failWhen: '> 0' } },
+    ]);
+    assert.equal(accepted().spec.verification.checks, undefined);
+  });
+
+  it('refuses checks of no kind or two, bad addresses and patterns, and clashing names', () => {
+    assertRefused(
+      {
+        'spec.verification.checks': [
+          { name: 'none' },
+          { name: 'two', podsReady: {}, restarts: {} },
+          { name: 'both', http: { url: 'http://x.example/', service: 'api-gateway', port: 80 } },
+          { name: 'no-port', http: { service: 'api-gateway' } },
+          { name: 'ftp', http: { url: 'ftp://x.example/' } },
+          { name: 'bad-pattern', logs: { pattern: '(' } },
+          { name: 'error-rate', podsReady: {} },
+        ],
+      },
+      [
+        ['spec.verification.checks[0]', /expected exactly one of podsReady, restarts, http, logs/],
+        ['spec.verification.checks[1]', /got podsReady and restarts/],
+        ['spec.verification.checks[2].http.url', /expected exactly one of url and service/],
+        ['spec.verification.checks[3].http.port', /expected the Service port/],
+        ['spec.verification.checks[4].http.url', /expected an http\(s\) URL/],
+        ['spec.verification.checks[5].logs.pattern', /expected a regular expression/],
+        ['spec.verification.checks[6].name', /duplicate metric or check name 'error-rate'/],
+      ],
+    );
   });
 
   it('requires at least one metric', () => {

@@ -114,6 +114,8 @@ describe('examples', () => {
         ['p99-latency', '> 0.2'],
       ],
     );
+    const { failureLimit, inconclusiveLimit, consecutiveErrorLimit } = cr.spec.verification;
+    assert.deepEqual([failureLimit, inconclusiveLimit, consecutiveErrorLimit], [1, 2, 4]);
   });
 
   it('standard-config: manifests instead of an image, compared with the baseline', () => {
@@ -130,13 +132,34 @@ describe('examples', () => {
     const steps = request('canary.yaml').spec.rollout.steps ?? [];
     const weights = steps.flatMap((s) => ('setWeight' in s ? [s.setWeight] : []));
     assert.deepEqual(weights, [10, 50]);
-    assert.ok(steps.some((s) => 'pause' in s));
+    assert.deepEqual(
+      steps.flatMap((s) => ('pause' in s ? [s.pause] : [])),
+      [{ duration: '2m' }, '5m'],
+    );
+    const cr = request('canary.yaml');
+    assert.deepEqual(cr.spec.preflight?.gates, [
+      { name: 'load-test-ready', webhook: 'load-test', timeout: '30s' },
+    ]);
+    assert.deepEqual(cr.spec.promotion?.gates, [
+      { name: 'release-manager', webhook: 'release-approval', timeout: '1m' },
+    ]);
   });
 
   it('blue-green: switches a declared Service', () => {
     const cr = request('blue-green.yaml');
     assert.equal(cr.spec.rollout.service, 'auth-service');
     assert.ok(cr.spec.services.includes(cr.spec.rollout.service));
+    assert.equal(cr.spec.rollout.cleanupAfter, '10m');
+    assert.deepEqual(
+      cr.spec.verification.checks?.map((c) => [c.name, Object.keys(c).find((k) => k !== 'name')]),
+      [
+        ['pods-ready', 'podsReady'],
+        ['restarts', 'restarts'],
+        ['health', 'http'],
+        ['error-logs', 'logs'],
+      ],
+    );
+    assert.equal(cr.spec.verification.checks?.[2]?.http?.service, cr.spec.rollout.service);
   });
 
   it('emergency: names its incident', () => {

@@ -683,8 +683,8 @@ describe('policy: verification and emergency', () => {
     assertRefused({ 'spec.emergency.watch.watch': '0s' }, [
       ['spec.emergency.watch.watch', /expected a duration longer than 0s/],
     ]);
-    assertRefused({ 'spec.emergency.watch.failureLimit': 0 }, [
-      ['spec.emergency.watch.failureLimit', /expected number to be >=1/],
+    assertRefused({ 'spec.emergency.watch.failureLimit': -1 }, [
+      ['spec.emergency.watch.failureLimit', /expected number to be >=0/],
     ]);
   });
 

@@ -13,6 +13,7 @@ import {
   evaluateSeries,
   initialWatchState,
   isWatchState,
+  mergeWatchResults,
   RECENT_MEASUREMENTS,
   recordRound,
   summarizeWatch,
@@ -151,36 +152,44 @@ describe('evaluateSeries', () => {
 });
 
 describe('recordRound', () => {
-  it('fails after failureLimit consecutive failures, naming the metric and the last value', () => {
-    const { verdict, state } = play(['failed', 'failed', 'failed']);
+  it('fails when the failed measurements of a metric exceed failureLimit, in all', () => {
+    const { verdict, state } = play(['failed', 'failed', 'failed', 'failed']);
     assert.deepEqual(verdict, {
       outcome: 'failed',
-      reason: 'error-rate failed 3 times in a row (last 0.081 > 0.01)',
+      reason: 'error-rate failed 4 times, more than failureLimit 3 (last 0.081 > 0.01)',
     });
-    assert.deepEqual(state.consecutive['error-rate'], { failed: 3, inconclusive: 0, error: 0 });
+    assert.deepEqual(state.tallies['error-rate'], {
+      measured: 4,
+      failed: 4,
+      inconclusive: 0,
+      error: 0,
+      consecutiveErrors: 0,
+    });
+    assert.equal(play(['failed', 'failed', 'failed']).verdict, undefined, 'three is the limit');
   });
 
-  it('resets the failure run on a pass', () => {
-    const { verdict, state } = play(['failed', 'failed', 'passed', 'failed', 'failed']);
-    assert.equal(verdict, undefined);
-    assert.equal(state.consecutive['error-rate']?.failed, 2);
-    assert.equal(
-      play(['failed', 'failed', 'passed', 'failed', 'failed', 'failed']).verdict?.outcome,
-      'failed',
-    );
-  });
-
-  it('does not let no data or errors between failures hide a sustained failure', () => {
-    const { verdict } = play(['failed', 'inconclusive', 'failed', 'error', 'failed']);
+  it('fails a flapping metric: passes between failures do not reset the count', () => {
+    const { verdict, state } = play(['failed', 'passed', 'failed', 'passed', 'failed', 'failed']);
     assert.equal(verdict?.outcome, 'failed');
-    assert.match(verdict?.reason ?? '', /^error-rate failed 3 times in a row/);
+    assert.match(verdict?.reason ?? '', /^error-rate failed 4 times, more than failureLimit 3/);
+    assert.equal(state.tallies['error-rate']?.measured, 6);
   });
 
-  it('is inconclusive after inconclusiveLimit consecutive rounds without data', () => {
-    const { verdict } = play(['passed', 'inconclusive', 'inconclusive']);
+  it('fails on the first failed measurement with the default failureLimit of 0', () => {
+    const argo = { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4 };
+    assert.equal(play(['passed', 'passed'], errorRate, argo).verdict, undefined);
+    assert.deepEqual(play(['passed', 'failed'], errorRate, argo).verdict, {
+      outcome: 'failed',
+      reason: 'error-rate failed once, more than failureLimit 0 (last 0.081 > 0.01)',
+    });
+    assert.equal(play(['inconclusive'], errorRate, argo).verdict?.outcome, 'inconclusive');
+  });
+
+  it('is inconclusive when the no-data measurements exceed inconclusiveLimit, in all', () => {
+    const { verdict } = play(['inconclusive', 'passed', 'inconclusive', 'failed', 'inconclusive']);
     assert.deepEqual(verdict, {
       outcome: 'inconclusive',
-      reason: 'error-rate was inconclusive 2 times in a row (last: no data)',
+      reason: 'error-rate was inconclusive 3 times, more than inconclusiveLimit 2 (last: no data)',
     });
     assert.equal(play(['inconclusive', 'passed', 'inconclusive', 'failed']).verdict, undefined);
   });
@@ -188,7 +197,7 @@ describe('recordRound', () => {
   it('counts a relative comparison without a baseline as inconclusive', () => {
     let state = initialWatchState();
     let verdict: ReturnType<typeof recordRound>['verdict'];
-    for (let round = 1; round <= 2; round++) {
+    for (let round = 1; round <= 3; round++) {
       ({ state, verdict } = recordRound(
         state,
         [evaluateMeasurement(latency, 0.2, null, at)],
@@ -199,29 +208,35 @@ describe('recordRound', () => {
     assert.equal(verdict?.outcome, 'inconclusive');
     assert.match(
       verdict?.reason ?? '',
-      /p99-latency was inconclusive 2 times in a row \(last: no baseline/,
+      /p99-latency was inconclusive 3 times, more than inconclusiveLimit 2 \(last: no baseline/,
     );
   });
 
-  it('keeps query errors apart from no data: consecutiveErrorLimit errors are inconclusive', () => {
-    const three = play(['error', 'error', 'error']);
-    assert.equal(three.verdict, undefined, 'three errors are below the limit of four');
-    assert.deepEqual(three.state.consecutive['error-rate'], {
+  it('keeps query errors apart: more than consecutiveErrorLimit in a row are inconclusive', () => {
+    const four = play(['error', 'error', 'error', 'error']);
+    assert.equal(four.verdict, undefined, 'four errors are the limit of four');
+    assert.deepEqual(four.state.tallies['error-rate'], {
+      measured: 4,
       failed: 0,
       inconclusive: 0,
-      error: 3,
+      error: 4,
+      consecutiveErrors: 4,
     });
-    const four = play(['error', 'error', 'error', 'error']);
-    assert.equal(four.verdict?.outcome, 'inconclusive');
+    const five = play(['error', 'error', 'error', 'error', 'error']);
+    assert.equal(five.verdict?.outcome, 'inconclusive');
     assert.equal(
-      four.verdict?.reason,
-      'error-rate could not be measured 4 times in a row (last: Prometheus at http://127.0.0.1:1 is unreachable)',
+      five.verdict?.reason,
+      'error-rate could not be measured 5 times in a row, more than consecutiveErrorLimit 4 (last: Prometheus at http://127.0.0.1:1 is unreachable)',
     );
-    assert.equal(play(['error', 'error', 'error', 'inconclusive', 'error']).verdict, undefined);
+    // Any answer ends the run of errors, and errors count toward neither other limit.
+    const broken = play(['error', 'error', 'error', 'error', 'passed', 'error', 'error']);
+    assert.equal(broken.verdict, undefined);
+    assert.equal(broken.state.tallies['error-rate']?.consecutiveErrors, 2);
+    assert.equal(broken.state.tallies['error-rate']?.error, 6);
   });
 
   it('prefers a failure over an inconclusive result in the same round', () => {
-    const l = { failureLimit: 1, inconclusiveLimit: 1, consecutiveErrorLimit: 1 };
+    const l = { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 0 };
     const { verdict } = recordRound(
       initialWatchState(),
       [measure(availability, 'inconclusive'), measure(errorRate, 'failed')],
@@ -229,14 +244,14 @@ describe('recordRound', () => {
       1,
     );
     assert.equal(verdict?.outcome, 'failed');
-    assert.match(verdict?.reason ?? '', /^error-rate failed once in a row/);
+    assert.match(verdict?.reason ?? '', /^error-rate failed once, more than failureLimit 0/);
   });
 
-  it('keeps runs per metric', () => {
+  it('counts per metric', () => {
     let state = initialWatchState();
     let verdict: ReturnType<typeof recordRound>['verdict'];
-    for (let round = 1; round <= 3; round++) {
-      // The metrics take turns failing, so neither fails three times in a row.
+    for (let round = 1; round <= 6; round++) {
+      // The metrics take turns failing, so each fails three times: within the limit of three.
       const failing = round % 2 === 0 ? errorRate : availability;
       const passing = failing === errorRate ? availability : errorRate;
       ({ state, verdict } = recordRound(
@@ -247,7 +262,9 @@ describe('recordRound', () => {
       ));
     }
     assert.equal(verdict, undefined);
-    assert.equal(state.counts.failed, 3);
+    assert.equal(state.counts.failed, 6);
+    assert.equal(state.tallies['error-rate']?.failed, 3);
+    assert.equal(state.tallies.availability?.failed, 3);
   });
 
   it('counts every measurement and keeps only the last ones', () => {
@@ -287,11 +304,33 @@ describe('recordRound', () => {
     assert.notEqual(after.recent, before.recent);
     assert.equal(after.measurementsTaken, before.measurementsTaken + 2);
   });
+});
 
-  it('a limit is crossed only by a run of at least one', () => {
-    const zero = { failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 0 };
-    assert.equal(play(['passed', 'passed'], errorRate, zero).verdict, undefined);
-    assert.equal(play(['passed', 'failed'], errorRate, zero).verdict?.outcome, 'failed');
+describe('mergeWatchResults', () => {
+  const pods: MetricCheck = { name: 'pods-ready', query: '', failWhen: '> 0' };
+  function ended(metric: MetricCheck, statuses: MeasurementStatus[], outcome: 'passed' | 'failed') {
+    const { state } = play(statuses, metric);
+    return { outcome, reason: `${metric.name} ${outcome}`, state, endedAt: state.lastRoundAt ?? 0 };
+  }
+
+  it('passes only when every watch passed, and adds their states up', () => {
+    const merged = mergeWatchResults([
+      ended(errorRate, ['passed', 'passed'], 'passed'),
+      ended(pods, ['passed', 'passed'], 'passed'),
+    ]);
+    assert.equal(merged.outcome, 'passed');
+    assert.equal(merged.state.measurementsTaken, 4);
+    assert.deepEqual(Object.keys(merged.state.tallies).sort(), ['error-rate', 'pods-ready']);
+    assert.match(merged.reason, /^no metric or check crossed a limit: 4 measurements/);
+  });
+
+  it('fails with the reasons of the watches that failed', () => {
+    const merged = mergeWatchResults([
+      ended(errorRate, ['passed'], 'passed'),
+      ended(pods, ['failed'], 'failed'),
+    ]);
+    assert.deepEqual([merged.outcome, merged.reason], ['failed', 'pods-ready failed']);
+    assert.equal(merged.state.counts.failed, 1);
   });
 });
 

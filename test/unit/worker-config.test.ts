@@ -72,6 +72,7 @@ describe('parseWorkerConfig', () => {
       kube: { inCluster: false },
       prometheus: { url: 'http://127.0.0.1:9090', timeoutMs: 10_000 },
       notifications: { log: true },
+      gates: {},
       policyPath,
       veleroNamespace: 'velero',
       production: false,
@@ -96,6 +97,7 @@ describe('parseWorkerConfig', () => {
         CHANGECTL_NOTIFY_LOG: 'false',
         CHANGECTL_NOTIFY_WEBHOOK_URL: SECRETS.CHANGECTL_NOTIFY_WEBHOOK_URL,
         CHANGECTL_NOTIFY_FILE: notifyFile,
+        CHANGECTL_GATE_WEBHOOKS: JSON.stringify({ 'load-test': 'https://gates.example.com/load' }),
         CHANGECTL_VELERO_NAMESPACE: 'backups',
         NODE_ENV: 'production',
         CHANGECTL_WORKFLOW_BUNDLE: bundlePath,
@@ -122,11 +124,27 @@ describe('parseWorkerConfig', () => {
         webhookUrl: SECRETS.CHANGECTL_NOTIFY_WEBHOOK_URL,
         file: notifyFile,
       },
+      gates: { 'load-test': 'https://gates.example.com/load' },
       policyPath,
       veleroNamespace: 'backups',
       production: true,
       workflowBundlePath: bundlePath,
     } satisfies WorkerConfig);
+  });
+
+  it('refuses gate webhooks that are not a JSON object of names to URLs', () => {
+    for (const value of ['not json', '{"Load Test": "https://x.example"}', '{"a": "ftp://x"}']) {
+      assert.throws(
+        () => parseWorkerConfig(baseEnv({ CHANGECTL_GATE_WEBHOOKS: value })),
+        (err: unknown) =>
+          err instanceof WorkerConfigError &&
+          err.issues.some(
+            (i) =>
+              i.variable === 'CHANGECTL_GATE_WEBHOOKS' &&
+              /JSON object of gate names/.test(i.message),
+          ),
+      );
+    }
   });
 
   it('takes a bearer token and in-cluster credentials', () => {

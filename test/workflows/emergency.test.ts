@@ -168,7 +168,14 @@ describe('emergency change', () => {
     const id = uniqueChangeId('EMG');
     const service = uniqueService();
     const { log, status } = await worker.runUntil(async () => {
-      const handle = await startChange(env.client, emergencyRequest(id, service), { taskQueue });
+      // Looser limits than the policy's emergency caps (2), so the caps show.
+      const request = emergencyRequest(id, service);
+      request.spec.verification = {
+        ...request.spec.verification,
+        failureLimit: 3,
+        inconclusiveLimit: 3,
+      };
+      const handle = await startChange(env.client, request, { taskQueue });
       const waiting = await inState(handle, 'awaiting-ic-approval');
       assert.match(waiting.approvals.required.summary, /carol, erin/);
       const ack = await handle.executeUpdate(approveUpdate, {

@@ -225,10 +225,11 @@ describe('planned change: failures and rollbacks', () => {
     assert.equal(rollback.rollout, undefined, 'the failed rollout never reported');
     assert.equal(rollback.before.revision, 4);
     assert.equal(rollback.reason, 'rollout failed: deployment exceeded its progress deadline');
-    // The only watch is the short check after the rollback: three rounds, each may fail.
+    // The only watch is the short check after the rollback: three rounds, unhealthy only if
+    // all three fail (more than two failures in all).
     const check = fakes.called('watchMetrics')[0]?.args[0] as WatchInput;
     assert.equal(check.endsAt - check.startedAt, 3 * 30_000);
-    assert.equal(check.failureLimit, 3);
+    assert.equal(check.failureLimit, 2);
     assert.equal(fakes.called('finalizeRollout').length, 0);
     assert.equal(fakes.called('restoreBackup').length, 0);
     assert.equal(status.verification.outcome, 'not-run');

@@ -39,6 +39,8 @@ const recordedPaths = [
   'planned-completed',
   'planned-rolled-back',
   'planned-cancelled',
+  'planned-blue-green-completed',
+  'planned-canary-completed',
   'emergency-completed',
   'emergency-undocumented',
 ];

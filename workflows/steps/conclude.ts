@@ -4,6 +4,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
 } from '@temporalio/workflow';
 import { buildChangeLog } from '../../src/core/lifecycle/changelog';
 import { completeText, EndedHeadline, endedText } from '../../src/core/lifecycle/messages';
@@ -12,10 +13,14 @@ import { ChangeEnded, rootMessage, type Ending } from '../failures';
 import { notify } from '../notify';
 import type { Run } from '../profile';
 import { now } from '../record';
+import { retireOldColour } from './cleanup';
 import { releaseLocks } from './locks';
 import { rolloutPlan, type RolloutOutcome } from './rollout';
 
-/** The watch passed: the rollout is made final (blue/green cleanup) and the change completes. */
+/**
+ * The watch passed: the rollout is made final (blue/green: the old colour to zero, deleted
+ * after `cleanupAfter` unless a rollback comes first) and the change completes.
+ */
 export async function complete(run: Run, rollout: RolloutOutcome): Promise<Ending> {
   const { record, activities } = run;
   const plan = rolloutPlan(record);
@@ -32,6 +37,10 @@ export async function complete(run: Run, rollout: RolloutOutcome): Promise<Endin
       );
     }
   });
+  if (result?.strategy === 'blueGreen' && patched('blue-green-cleanup-timer')) {
+    const undone = await retireOldColour(run, result);
+    if (undone) return undone;
+  }
   await notify(run, 'complete', completeText(record.status, rollout.startedAt, now()));
   return {
     state: 'completed',

@@ -4,6 +4,7 @@ import { blockersAt } from '../../src/core/policy/windows';
 import { endChange, rootMessage } from '../failures';
 import { neededMs, windowTarget, type LifecycleProfile, type Run } from '../profile';
 import { SYSTEM } from '../record';
+import { askGate } from './gates';
 import { rolloutPlan } from './rollout';
 
 /**
@@ -110,6 +111,18 @@ export async function preflight(run: Run, profile: LifecycleProfile): Promise<De
         'failed',
         `pre-flight failed: outside the window: ${blockers.map((b) => b.reason).join('; ')}; nothing was changed`,
       );
+  }
+  // Flagger's pre-rollout webhooks: last, so a gate sees a change that is otherwise ready.
+  for (const gate of record.request.spec.preflight?.gates ?? []) {
+    await check(
+      `gate ${gate.name}`,
+      async () => {
+        const answer = await askGate(run, gate, 'pre-rollout');
+        if (!answer.passed) throw new Error(answer.message);
+        return answer;
+      },
+      (answer) => answer.message,
+    );
   }
   record.record(
     SYSTEM,

@@ -122,9 +122,10 @@ async function checkAfterRollback({ record }: Run): Promise<boolean> {
         intervalMs,
         startedAt,
         endsAt,
-        failureLimit: ROLLBACK_CHECK_ROUNDS,
-        inconclusiveLimit: ROLLBACK_CHECK_ROUNDS,
-        consecutiveErrorLimit: ROLLBACK_CHECK_ROUNDS,
+        // Unhealthy only when every round says so: the first rounds may still see the rollback.
+        failureLimit: ROLLBACK_CHECK_ROUNDS - 1,
+        inconclusiveLimit: ROLLBACK_CHECK_ROUNDS - 1,
+        consecutiveErrorLimit: ROLLBACK_CHECK_ROUNDS - 1,
       },
       () => endsAt,
     );

@@ -1,11 +1,13 @@
-import { isCancellation, sleep } from '@temporalio/workflow';
+import { isCancellation, patched, sleep } from '@temporalio/workflow';
 import { parseDuration } from '../../src/core/change/duration';
 import type { RolloutPlan, RolloutResult } from '../../src/core/contracts';
 import { deployingText } from '../../src/core/lifecycle/messages';
 import { rootMessage } from '../failures';
 import { notify } from '../notify';
-import type { Run } from '../profile';
+import type { LifecycleProfile, Run } from '../profile';
 import { now, SYSTEM, type ChangeRecord } from '../record';
+import { askGate } from './gates';
+import { verify } from './watch';
 
 /** What the rollout step leaves for the watch, the finalize and a rollback. */
 export interface RolloutOutcome {
@@ -38,11 +40,12 @@ export function rolloutPlan(record: ChangeRecord): RolloutPlan {
  * walks its steps (weights and pauses) and is promoted. A failure is returned, not thrown; an
  * operator's rollback interrupts it.
  */
-export async function rollOut(run: Run): Promise<RolloutOutcome> {
+export async function rollOut(run: Run, profile: LifecycleProfile): Promise<RolloutOutcome> {
   const { record, operator, activities } = run;
   const plan = rolloutPlan(record);
   record.setState('rolling-out');
   const outcome: RolloutOutcome = { rolledOut: false, startedAt: now() };
+  record.status.rollout.startedAt = outcome.startedAt;
   await notify(
     run,
     'deploying',
@@ -68,13 +71,14 @@ export async function rollOut(run: Run): Promise<RolloutOutcome> {
       record.setRolloutResult(outcome.result);
       const steps = record.request.spec.rollout.steps;
       if (plan.strategy === 'canary' && steps) {
-        outcome.result = await canarySteps(run, plan, outcome.result, steps);
+        outcome.result = await canarySteps(run, profile, plan, outcome.result, steps);
       }
       record.record(SYSTEM, 'rollout complete', outcome.result.message);
       return true;
     } catch (err) {
       if (isCancellation(err) && operator.rollbackRequest) throw err;
-      outcome.failure = `rollout failed: ${rootMessage(err)}`;
+      outcome.failure =
+        err instanceof CanaryAnalysisFailed ? err.message : `rollout failed: ${rootMessage(err)}`;
       record.record(SYSTEM, 'rollout failed', rootMessage(err));
       return false;
     }
@@ -85,16 +89,47 @@ export async function rollOut(run: Run): Promise<RolloutOutcome> {
 
 type CanaryStep = NonNullable<ChangeRecord['request']['spec']['rollout']['steps']>[number];
 
-/** The canary's steps in order, then its promotion; returns the promoted rollout. */
+/** A canary step's analysis did not pass: the rollout fails at that step and is rolled back. */
+class CanaryAnalysisFailed extends Error {}
+
+/** The pause's duration: `{pause: 2m}` or `{pause: {duration: 2m}}`. */
+function pauseMs(step: Extract<CanaryStep, { pause: unknown }>): number {
+  const duration = typeof step.pause === 'string' ? step.pause : step.pause.duration;
+  return parseDuration(duration ?? '0s') ?? 0;
+}
+
+/**
+ * The canary's steps in order, then its promotion; returns the promoted rollout. Each pause
+ * runs the request's metrics and checks (on the canary's pods) for its duration, so a bad
+ * canary is rolled back at the weight it first showed at, before any promotion.
+ */
 async function canarySteps(
-  { record, activities }: Run,
+  run: Run,
+  profile: LifecycleProfile,
   plan: RolloutPlan,
   rollout: RolloutResult,
   steps: CanaryStep[],
 ): Promise<RolloutResult> {
+  const { record, activities } = run;
   record.record(SYSTEM, 'canary deployed', rollout.message);
-  for (const step of steps) {
+  const analysed = patched('canary-step-analysis');
+  let weight = 0;
+  const promotionGates = record.request.spec.promotion?.gates ?? [];
+  for (const [index, step] of steps.entries()) {
+    const position = { step: index + 1, of: steps.length, weight };
+    // Flagger's confirm-promotion: every gate passes before the last step goes ahead.
+    if (index === steps.length - 1) {
+      for (const gate of promotionGates) {
+        const answer = await askGate(run, gate, 'confirm-promotion', position.step);
+        if (!answer.passed) {
+          throw new CanaryAnalysisFailed(
+            `promotion gate ${gate.name} failed before step ${position.step}/${position.of}: ${answer.message}`,
+          );
+        }
+      }
+    }
     if ('setWeight' in step) {
+      record.status.rollout.canaryStep = { ...position, weight: step.setWeight };
       const split = await activities.kubernetesRollouts.setCanaryWeight.executeWithOptions(
         {
           startToCloseTimeout: plan.timeoutMs + 120_000,
@@ -103,14 +138,18 @@ async function canarySteps(
         },
         [{ plan, rollout, weight: step.setWeight }],
       );
+      weight = split.weight;
       record.setCanaryWeight(split.weight);
       record.record(
         SYSTEM,
         `canary at ${split.weight}%`,
         `${split.canaryReplicas} canary / ${split.stableReplicas} stable replicas`,
       );
+    } else if (!analysed) {
+      const text = typeof step.pause === 'string' ? step.pause : step.pause.duration;
+      await sleep(pauseMs(step), { summary: `canary pause ${text}` });
     } else {
-      await sleep(parseDuration(step.pause) ?? 0, { summary: `canary pause ${step.pause}` });
+      await analyseStep(run, profile, rollout, position, pauseMs(step));
     }
   }
   const promoted = await activities.kubernetesRollouts.promoteCanary.executeWithOptions(
@@ -124,4 +163,33 @@ async function canarySteps(
   record.setRolloutResult(promoted);
   record.record(SYSTEM, 'canary promoted', promoted.message);
   return promoted;
+}
+
+/** One pause of a canary: the analysis over its duration; throws when it does not pass. */
+async function analyseStep(
+  run: Run,
+  profile: LifecycleProfile,
+  rollout: RolloutResult,
+  position: { step: number; of: number; weight: number },
+  durationMs: number,
+): Promise<void> {
+  const { record } = run;
+  const where = `step ${position.step}/${position.of} at ${position.weight}%`;
+  record.status.rollout.canaryStep = { ...position, analysis: 'running' };
+  const startedAt = Date.now();
+  const endsAt = startedAt + durationMs;
+  record.record(SYSTEM, `canary analysis ${where}`, `until ${new Date(endsAt).toISOString()}`);
+  const result = await verify(run, profile.watch, {
+    startedAt,
+    endsAt: () => endsAt,
+    deployments: [rollout.canaryDeployment ?? `${record.request.spec.rollout.target.name}-canary`],
+  });
+  record.status.rollout.canaryStep = { ...position, analysis: result.outcome };
+  record.record(SYSTEM, `canary analysis ${result.outcome}`, `${where}: ${result.reason}`);
+  if (result.outcome !== 'passed') {
+    record.setWatchResult(result);
+    throw new CanaryAnalysisFailed(
+      `canary analysis ${result.outcome} at ${where}: ${result.reason}`,
+    );
+  }
 }

@@ -5,10 +5,71 @@ import type { WatchResult } from '../../src/core/contracts';
 import { notify } from '../notify';
 import type { LifecycleProfile, Run } from '../profile';
 import { SYSTEM } from '../record';
-import { runWatch } from '../watch';
+import { runCheckWatch, runWatch, watchAll } from '../watch';
 import { decisionNeededText } from '../../src/core/lifecycle/messages';
 
 export type Verdict = { passed: true } | { passed: false; reason: string };
+
+/** A span of verification: when it starts and ends, and the deployments its checks look at. */
+export interface VerificationWindow {
+  startedAt: number;
+  /** Read again whenever a segment ends, so an `extend` is honoured. */
+  endsAt: () => number;
+  deployments: string[];
+}
+
+/**
+ * The request's metrics (and checks, when it has any) over a window, within the profile's
+ * interval and limits: the watch after a rollout, and a canary step's analysis.
+ */
+export function verify(
+  { record }: Run,
+  limits: LifecycleProfile['watch'],
+  window: VerificationWindow,
+): Promise<WatchResult> {
+  const { metadata } = record.request;
+  const spec = record.request.spec.verification;
+  const argoLimits = {
+    failureLimit: limits.failureLimit,
+    inconclusiveLimit: limits.inconclusiveLimit,
+    consecutiveErrorLimit: spec.consecutiveErrorLimit,
+  };
+  const watchMetrics = () =>
+    runWatch(
+      {
+        changeId: metadata.id,
+        metrics: spec.metrics.map((m: MetricSpec) => ({
+          name: m.name,
+          query: m.query,
+          failWhen: m.failWhen,
+        })),
+        baseline: record.status.verification.baseline,
+        intervalMs: limits.intervalMs,
+        startedAt: window.startedAt,
+        endsAt: window.endsAt(),
+        ...argoLimits,
+      },
+      window.endsAt,
+    );
+  const checks = spec.checks ?? [];
+  if (checks.length === 0) return watchMetrics();
+  const watchChecks = () =>
+    runCheckWatch(
+      {
+        changeId: metadata.id,
+        namespace: record.request.spec.namespace,
+        deployments: window.deployments,
+        checks,
+        since: Date.parse(record.status.rollout.startedAt ?? '') || window.startedAt,
+        intervalMs: limits.intervalMs,
+        startedAt: window.startedAt,
+        endsAt: window.endsAt(),
+        ...argoLimits,
+      },
+      window.endsAt,
+    );
+  return watchAll([watchMetrics, watchChecks]);
+}
 
 /**
  * The watch period against the request's metrics, within the profile's limits; an inconclusive
@@ -16,35 +77,18 @@ export type Verdict = { passed: true } | { passed: false; reason: string };
  */
 export async function watch(run: Run, profile: LifecycleProfile): Promise<Verdict> {
   const { record, operator } = run;
-  const { metadata } = record.request;
-  const spec = record.request.spec.verification;
-  const verification = record.status.verification;
   const limits = profile.watch;
   record.setState('watching');
   const startedAt = Date.now();
   operator.watchEndsAt = startedAt + limits.watchMs + operator.watchExtensionMs;
   record.startWatch(startedAt, operator.watchEndsAt);
-  const metrics = spec.metrics.map((m: MetricSpec) => ({
-    name: m.name,
-    query: m.query,
-    failWhen: m.failWhen,
-  }));
-
+  const { rollout } = record.status;
   const watched = await operator.interruptible(() =>
-    runWatch(
-      {
-        changeId: metadata.id,
-        metrics,
-        baseline: verification.baseline,
-        intervalMs: limits.intervalMs,
-        startedAt,
-        endsAt: operator.watchEndsAt,
-        failureLimit: limits.failureLimit,
-        inconclusiveLimit: limits.inconclusiveLimit,
-        consecutiveErrorLimit: spec.consecutiveErrorLimit,
-      },
-      () => operator.watchEndsAt,
-    ),
+    verify(run, limits, {
+      startedAt,
+      endsAt: () => operator.watchEndsAt,
+      deployments: [rollout.result?.activeDeployment ?? rollout.deployment],
+    }),
   );
   if (!watched) {
     // Cut short, the watch gave no verdict; like a segment that cannot finish, it never passes.

@@ -47,6 +47,84 @@ const metric = z.strictObject({
   failWhen,
 });
 
+export const checkKinds = ['podsReady', 'restarts', 'http', 'logs'] as const;
+
+const checkFailWhen = (fallback: string) => failWhen.default(fallback);
+
+const pattern = z
+  .string()
+  .min(1, { error: 'expected a pattern' })
+  .refine(
+    (text) => {
+      try {
+        new RegExp(text);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: (issue) => `expected a regular expression, got ${JSON.stringify(issue.input)}` },
+  );
+
+const httpCheck = z
+  .strictObject({
+    /** An address the worker reaches directly. */
+    url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+    /** A Service port, reached through the API server's service proxy. */
+    service: dnsLabel.optional(),
+    port: z.union([z.number().int().min(1).max(65535), dnsLabel]).optional(),
+    path: z.string().startsWith('/', { error: "expected a path starting with '/'" }).default('/'),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    timeout: positiveDurationString.default('5s'),
+  })
+  .superRefine((h, ctx) => {
+    if ((h.url === undefined) === (h.service === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'expected exactly one of url and service',
+      });
+    }
+    if (h.service !== undefined && h.port === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: 'expected the Service port' });
+    }
+    if (h.url !== undefined && h.service === undefined && h.port !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: 'port applies to service only' });
+    }
+  });
+
+/**
+ * A post-change check of the seed's validation script, measured every interval beside the
+ * metrics and under the same limits; exactly one kind per check.
+ */
+const check = z
+  .strictObject({
+    name: dnsLabel,
+    /** Ready replicas equal desired replicas, for every deployment the change rolled out. */
+    podsReady: z.strictObject({}).optional(),
+    /** Container restarts since the rollout, in the rolled-out pods (fails when > 0). */
+    restarts: z.strictObject({ failWhen: checkFailWhen('> 0') }).optional(),
+    http: httpCheck.optional(),
+    /** Lines matching `pattern` in the rolled-out pods' logs since the rollout. */
+    logs: z
+      .strictObject({
+        pattern,
+        container: dnsLabel.optional(),
+        failWhen: checkFailWhen('> 0'),
+      })
+      .optional(),
+  })
+  .superRefine((c, ctx) => {
+    const kinds = checkKinds.filter((k) => c[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `expected exactly one of ${checkKinds.join(', ')}${kinds.length ? `, got ${kinds.join(' and ')}` : ''}`,
+      });
+    }
+  });
+
 const canaryStep = z.union(
   [
     z.strictObject({
@@ -56,7 +134,10 @@ const canaryStep = z.union(
         .min(0, { error: 'expected a percentage from 0 to 100' })
         .max(100, { error: 'expected a percentage from 0 to 100' }),
     }),
-    z.strictObject({ pause: durationString }),
+    z.strictObject({
+      /** Argo's `{pause: {duration: 2m}}`, or `{pause: 2m}`; the metrics run for its duration. */
+      pause: z.union([durationString, z.strictObject({ duration: durationString })]),
+    }),
   ],
   { error: 'expected a step {setWeight: <0-100>} or {pause: <duration>}' },
 );
@@ -99,6 +180,8 @@ const rollout = z
       .optional(),
     manifests: z.array(manifest).min(1, { error: 'expected at least one manifest' }).optional(),
     service: dnsLabel.optional(),
+    /** blueGreen: how long the old colour stays at zero replicas before it is deleted (10m). */
+    cleanupAfter: durationString.optional(),
     steps: z.array(canaryStep).optional(),
     timeout: positiveDurationString.default('10m'),
   })
@@ -131,27 +214,34 @@ const rollout = z
         message: `steps apply to canary rollouts only, not to '${r.strategy}'`,
       });
     }
-    if (r.strategy !== 'blueGreen' && r.service !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['service'],
-        message: `service applies to blueGreen rollouts only, not to '${r.strategy}'`,
-      });
+    for (const field of ['service', 'cleanupAfter'] as const) {
+      if (r.strategy !== 'blueGreen' && r[field] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `${field} applies to blueGreen rollouts only, not to '${r.strategy}'`,
+        });
+      }
     }
   });
+
+const limit = z.number().int().min(0, { error: 'expected a whole number ≥ 0' });
 
 const verification = z
   .strictObject({
     watch: positiveDurationString.default('15m'),
     interval: durationString.default('30s'),
-    failureLimit: z.number().int().min(1, { error: 'expected a whole number ≥ 1' }).default(3),
-    inconclusiveLimit: z.number().int().min(1, { error: 'expected a whole number ≥ 1' }).default(3),
-    consecutiveErrorLimit: z
-      .number()
-      .int()
-      .min(1, { error: 'expected a whole number ≥ 1' })
-      .default(4),
+    /** Argo Rollouts' names and meaning: per metric, how many failed measurements in all are allowed. */
+    failureLimit: limit.default(0),
+    /** How many inconclusive (no data) measurements of a metric in all are allowed. */
+    inconclusiveLimit: limit.default(0),
+    /** How many measurements in a row of a metric may fail to be taken (Prometheus errors). */
+    consecutiveErrorLimit: limit.default(4),
     metrics: z.array(metric).min(1, { error: 'expected at least one metric to watch' }),
+    checks: z
+      .array(check)
+      .min(1, { error: 'expected at least one check, or no checks field' })
+      .optional(),
   })
   .superRefine((v, ctx) => {
     const watch = parseDuration(v.watch);
@@ -177,7 +267,30 @@ const verification = z
       }
       names.add(m.name);
     });
+    v.checks?.forEach((c, i) => {
+      if (names.has(c.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['checks', i, 'name'],
+          message: `duplicate metric or check name '${c.name}'`,
+        });
+      }
+      names.add(c.name);
+    });
   });
+
+/**
+ * A Flagger-style gate: the worker POSTs the change's summary to the webhook it knows by this
+ * name (URLs live in the worker's config, never in a request); a 2xx answer in time passes.
+ */
+const gate = z.strictObject({
+  name: dnsLabel,
+  webhook: dnsLabel,
+  timeout: positiveDurationString.default('30s'),
+});
+const gates = z.strictObject({
+  gates: z.array(gate).min(1, { error: 'expected at least one gate' }),
+});
 
 const backup = z.strictObject({
   velero: z.strictObject({
@@ -219,6 +332,10 @@ export const changeRequestSchema = z
       breakGlass: z.boolean().optional(),
       window: z.strictObject({ notBefore: timestampString.optional() }).optional(),
       backup: backup.optional(),
+      /** Gates after the pre-flight checks, before the backup (Flagger's pre-rollout). */
+      preflight: gates.optional(),
+      /** Gates before the last canary step (Flagger's confirm-promotion). */
+      promotion: gates.optional(),
       rollout,
       verification,
       rollback: z.strictObject({ restoreBackup: z.boolean().default(false) }).default({
@@ -270,6 +387,11 @@ export type MetricSpec = ChangeRequest['spec']['verification']['metrics'][number
 export type RolloutSpec = ChangeRequest['spec']['rollout'];
 export type CanaryStep = NonNullable<RolloutSpec['steps']>[number];
 export type VerificationSpec = ChangeRequest['spec']['verification'];
+export type CheckSpec = NonNullable<VerificationSpec['checks']>[number];
+export type GateSpec = z.output<typeof gate>;
+
+/** How long a blue/green change keeps the old colour at zero before deleting it, by default. */
+export const DEFAULT_CLEANUP_AFTER = '10m';
 
 /** The workflow id of a change: one workflow per change id, ever. */
 export function changeWorkflowId(id: string): string {

@@ -7,6 +7,7 @@ import type { DecisionEvidence } from '../identity/evidence';
 import type { SignedStatement, StatementAction } from '../identity/statement';
 import type {
   DeploymentState,
+  GateResult,
   Measurement,
   RestoreResult,
   RollbackResult,
@@ -25,6 +26,7 @@ export const plannedStates = [
   'backing-up',
   'rolling-out',
   'watching',
+  'cleaning-up',
 ] as const;
 export const emergencyStates = [
   'submitted',
@@ -33,6 +35,7 @@ export const emergencyStates = [
   'backing-up',
   'rolling-out',
   'watching',
+  'cleaning-up',
   'awaiting-documentation',
 ] as const;
 export const endStates = ['completed', 'rejected', 'cancelled', 'rolled-back', 'failed'] as const;
@@ -135,6 +138,8 @@ export interface ChangeStatus {
     bypassed: Blocker[];
   };
   preflight: { checks: PreflightCheck[] };
+  /** Every gate's answer, pre-rollout and confirm-promotion, in order. */
+  gates?: GateResult[];
   backup: {
     name?: string;
     restoreCommand?: string;
@@ -146,9 +151,15 @@ export interface ChangeStatus {
     strategy: RolloutStrategy;
     deployment: string;
     image?: string;
+    /** When the rollout started: checks count restarts and log lines from then. */
+    startedAt?: string;
     before?: DeploymentState;
     result?: RolloutResult;
     canaryWeight?: number;
+    /** canary: the step in progress (1-based, of the request's steps) and its analysis. */
+    canaryStep?: { step: number; of: number; weight: number; analysis?: WatchOutcome | 'running' };
+    /** blueGreen after a passed watch: the old colour at zero, deleted at `deleteAt`. */
+    cleanup?: { deployment: string; deleteAt: string; deletedAt?: string; message?: string };
     rollback?: RollbackResult & { reason: string; at: string };
   };
   verification: {

@@ -235,8 +235,9 @@ export const policySchema = z
               /** The shortest watch an emergency gets, whatever its request asks for. */
               watch: positiveDurationString.default('10m'),
               interval: durationString.default('10s'),
-              failureLimit: z.number().int().min(1).default(2),
-              inconclusiveLimit: z.number().int().min(1).default(2),
+              /** Caps on the request's Argo-style limits (total measurements per metric). */
+              failureLimit: z.number().int().min(0).default(2),
+              inconclusiveLimit: z.number().int().min(0).default(2),
             })
             .superRefine((watch, ctx) => {
               const period = parseDuration(watch.watch);

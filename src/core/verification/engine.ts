@@ -1,12 +1,11 @@
 /**
  * Verification as pure logic, shared by the watch activity and the workflows: each metric's
  * value is judged against its `failWhen`, and rounds of measurements are folded into a bounded
- * WatchState until a limit is crossed, with Argo Rollouts' analysis semantics.
- *
- * A run of one kind ends only on evidence against it: a failed run is reset by a pass (no data
- * or an error in between tells nothing about recovery, so it neither extends nor ends the run);
- * a no-data run is reset by any real value (passed or failed); an error run by any answer from
- * Prometheus (passed, failed or no data).
+ * WatchState until a limit is exceeded, with Argo Rollouts' analysis semantics: per metric,
+ * `failureLimit` and `inconclusiveLimit` bound the total number of failed and inconclusive
+ * measurements over the whole watch (the metric fails when its count is greater than the
+ * limit, so the default 0 fails on the first one), and `consecutiveErrorLimit` bounds the
+ * current run of measurements that could not be taken (any answer ends the run).
  */
 import {
   compare,
@@ -20,6 +19,7 @@ import type {
   MeasurementStatus,
   MetricCheck,
   WatchOutcome,
+  WatchResult,
   WatchState,
 } from '../contracts';
 
@@ -27,11 +27,11 @@ import type {
 export const RECENT_MEASUREMENTS = 50;
 
 export interface WatchLimits {
-  /** Consecutive failed measurements of one metric that fail the watch. */
+  /** Failed measurements of one metric allowed in all; one more fails the watch. */
   failureLimit: number;
-  /** Consecutive no-data measurements of one metric that make the watch inconclusive. */
+  /** No-data measurements of one metric allowed in all; one more makes the watch inconclusive. */
   inconclusiveLimit: number;
-  /** Consecutive query errors of one metric that make the watch inconclusive. */
+  /** Query errors in a row allowed for one metric; one more makes the watch inconclusive. */
   consecutiveErrorLimit: number;
 }
 
@@ -46,7 +46,7 @@ export function initialWatchState(): WatchState {
   return {
     recent: [],
     counts: { passed: 0, failed: 0, inconclusive: 0, error: 0 },
-    consecutive: {},
+    tallies: {},
     measurementsTaken: 0,
   };
 }
@@ -181,33 +181,41 @@ export function errorMeasurement(metric: MetricCheck, message: string, at: strin
   return { at, metric: metric.name, value: null, status: 'error', message };
 }
 
-type Run = WatchState['consecutive'][string];
+type Tally = WatchState['tallies'][string];
 
-function nextRun(run: Run, status: MeasurementStatus): Run {
-  switch (status) {
-    case 'passed':
-      return { failed: 0, inconclusive: 0, error: 0 };
-    case 'failed':
-      return { failed: run.failed + 1, inconclusive: 0, error: 0 };
-    case 'inconclusive':
-      return { failed: run.failed, inconclusive: run.inconclusive + 1, error: 0 };
-    case 'error':
-      return { failed: run.failed, inconclusive: run.inconclusive, error: run.error + 1 };
+const EMPTY_TALLY: Tally = {
+  measured: 0,
+  failed: 0,
+  inconclusive: 0,
+  error: 0,
+  consecutiveErrors: 0,
+};
+
+function nextTally(tally: Tally, status: MeasurementStatus): Tally {
+  const next = { ...tally, measured: tally.measured + 1 };
+  if (status === 'error') {
+    next.error += 1;
+    next.consecutiveErrors += 1;
+    return next;
   }
-}
-
-function crossed(run: number, limit: number): boolean {
-  return run > 0 && run >= limit;
+  next.consecutiveErrors = 0;
+  if (status === 'failed') next.failed += 1;
+  if (status === 'inconclusive') next.inconclusive += 1;
+  return next;
 }
 
 function last(measurement: Measurement | undefined): string {
   return measurement?.message ?? measurement?.status ?? 'none';
 }
 
+function lastOf(recent: Measurement[], metric: string, status: MeasurementStatus): string {
+  return last([...recent].reverse().find((m) => m.metric === metric && m.status === status));
+}
+
 /**
  * Folds one round of measurements (at most one per metric) into the state. Pure: the input
- * state is never changed. The verdict is set when a limit is crossed; failures win over
- * inconclusive results.
+ * state is never changed. The verdict is set when a metric exceeds a limit; failures win over
+ * inconclusive results (a metric that failed is rolled back even if it also lacked data).
  */
 export function recordRound(
   state: WatchState,
@@ -216,39 +224,40 @@ export function recordRound(
   roundAt: number,
 ): { state: WatchState; verdict?: WatchVerdict } {
   const counts = { ...state.counts };
-  const consecutive: WatchState['consecutive'] = { ...state.consecutive };
-  const latest = new Map<string, Measurement>();
+  const tallies: WatchState['tallies'] = { ...state.tallies };
+  const measured = new Set<string>();
   for (const measurement of measurements) {
     counts[measurement.status] += 1;
-    const run = consecutive[measurement.metric] ?? { failed: 0, inconclusive: 0, error: 0 };
-    consecutive[measurement.metric] = nextRun(run, measurement.status);
-    latest.set(measurement.metric, measurement);
+    tallies[measurement.metric] = nextTally(
+      tallies[measurement.metric] ?? EMPTY_TALLY,
+      measurement.status,
+    );
+    measured.add(measurement.metric);
   }
   const next: WatchState = {
     recent: [...state.recent, ...measurements].slice(-RECENT_MEASUREMENTS),
     counts,
-    consecutive,
+    tallies,
     measurementsTaken: state.measurementsTaken + measurements.length,
     lastRoundAt: roundAt,
   };
 
   const failures: string[] = [];
   const inconclusive: string[] = [];
-  for (const [metric, measurement] of latest) {
-    const run = consecutive[metric];
-    if (!run) continue;
-    if (crossed(run.failed, limits.failureLimit)) {
-      const lastFailed = [...next.recent]
-        .reverse()
-        .find((m) => m.metric === metric && m.status === 'failed');
-      failures.push(`${metric} failed ${times(run.failed)} in a row (last ${last(lastFailed)})`);
-    } else if (crossed(run.inconclusive, limits.inconclusiveLimit)) {
-      inconclusive.push(
-        `${metric} was inconclusive ${times(run.inconclusive)} in a row (last: ${last(measurement)})`,
+  for (const metric of measured) {
+    const tally = tallies[metric];
+    if (!tally) continue;
+    if (tally.failed > limits.failureLimit) {
+      failures.push(
+        `${metric} failed ${times(tally.failed)}, more than failureLimit ${limits.failureLimit} (last ${lastOf(next.recent, metric, 'failed')})`,
       );
-    } else if (crossed(run.error, limits.consecutiveErrorLimit)) {
+    } else if (tally.inconclusive > limits.inconclusiveLimit) {
       inconclusive.push(
-        `${metric} could not be measured ${times(run.error)} in a row (last: ${last(measurement)})`,
+        `${metric} was inconclusive ${times(tally.inconclusive)}, more than inconclusiveLimit ${limits.inconclusiveLimit} (last: ${lastOf(next.recent, metric, 'inconclusive')})`,
+      );
+    } else if (tally.consecutiveErrors > limits.consecutiveErrorLimit) {
+      inconclusive.push(
+        `${metric} could not be measured ${times(tally.consecutiveErrors)} in a row, more than consecutiveErrorLimit ${limits.consecutiveErrorLimit} (last: ${lastOf(next.recent, metric, 'error')})`,
       );
     }
   }
@@ -291,6 +300,54 @@ export function summarizeWatch(state: WatchState): string {
   return `${state.measurementsTaken} ${noun} (${counts})${tail}`;
 }
 
+/** Several watches' states as one: counts and tallies added, the newest measurements kept. */
+export function mergeWatchStates(states: WatchState[]): WatchState {
+  const merged = initialWatchState();
+  const recent: Measurement[] = [];
+  for (const state of states) {
+    for (const status of STATUSES) merged.counts[status] += state.counts[status];
+    Object.assign(merged.tallies, state.tallies);
+    merged.measurementsTaken += state.measurementsTaken;
+    recent.push(...state.recent);
+    if (state.lastRoundAt !== undefined) {
+      merged.lastRoundAt = Math.max(merged.lastRoundAt ?? 0, state.lastRoundAt);
+    }
+  }
+  merged.recent = recent
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => a.m.at.localeCompare(b.m.at) || a.i - b.i)
+    .map(({ m }) => m)
+    .slice(-RECENT_MEASUREMENTS);
+  return merged;
+}
+
+/**
+ * Watches of one period as one result: failed if any failed, else inconclusive if any was,
+ * else passed; the reasons of those that did not pass.
+ */
+export function mergeWatchResults(results: WatchResult[]): WatchResult {
+  if (results.length === 1 && results[0]) return results[0];
+  const state = mergeWatchStates(results.map((r) => r.state));
+  const endedAt = Math.max(0, ...results.map((r) => r.endedAt));
+  const failed = results.filter((r) => r.outcome === 'failed');
+  const inconclusive = results.filter((r) => r.outcome === 'inconclusive');
+  const deciding = failed.length > 0 ? failed : inconclusive;
+  if (deciding.length > 0) {
+    return {
+      outcome: failed.length > 0 ? 'failed' : 'inconclusive',
+      reason: deciding.map((r) => r.reason).join('; '),
+      state,
+      endedAt,
+    };
+  }
+  return {
+    outcome: 'passed',
+    reason: `no metric or check crossed a limit: ${summarizeWatch(state)}`,
+    state,
+    endedAt,
+  };
+}
+
 /** True when a value (heartbeat details, a workflow's memory) has the shape of a WatchState. */
 export function isWatchState(value: unknown): value is WatchState {
   if (typeof value !== 'object' || value === null) return false;
@@ -301,8 +358,8 @@ export function isWatchState(value: unknown): value is WatchState {
     typeof candidate.counts === 'object' &&
     candidate.counts !== null &&
     STATUSES.every((s) => typeof candidate.counts?.[s] === 'number') &&
-    typeof candidate.consecutive === 'object' &&
-    candidate.consecutive !== null &&
+    typeof candidate.tallies === 'object' &&
+    candidate.tallies !== null &&
     (candidate.lastRoundAt === undefined || typeof candidate.lastRoundAt === 'number')
   );
 }
