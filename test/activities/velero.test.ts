@@ -301,6 +301,11 @@ void describe('Velero activities on the real Velero', () => {
     const proxy = await startFaultProxy({
       kubeconfigPath: cluster.kubeconfigPath,
       faults: { serverErrorRate: 0.4 },
+      // Dice that fail every third request: faults for certain, however few requests it takes.
+      random: (() => {
+        let rolls = 0;
+        return () => (rolls++ % 3 === 0 ? 0 : 0.99);
+      })(),
     });
     t.after(() => proxy.stop());
     const activities = createVeleroActivities(loadKubeConfig({ path: proxy.kubeconfigPath }), {

@@ -38,6 +38,8 @@ async function policyFor(dir: string, namespace: string): Promise<string> {
   const path = join(dir, `policy-${namespace}.yaml`);
   const policy = structuredClone(windowFreePolicy) as { spec: Record<string, unknown> };
   policy.spec.environments = { [ENV]: { namespaces: [namespace] } };
+  // The harness policy's standard templates name its own environments.
+  delete policy.spec.standardChanges;
   await writeFile(path, stringify(policy));
   return path;
 }

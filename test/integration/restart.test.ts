@@ -81,6 +81,7 @@ describe('a change survives a worker crash and a server restart', () => {
     // A standard change in staging is pre-approved by the test policy: no human in the loop.
     const request = testRequest(id, {
       type: 'standard',
+      standard: 'image-bump',
       environment: 'staging',
       namespace: 'staging',
       risk: 'low',
