@@ -339,10 +339,12 @@ describe('signed decisions in the workflow', () => {
         ].map((d) => d.name);
         for (const payload of junk) {
           for (const signal of signals) await handle.signal(signal, payload);
-          await assert.rejects(
-            handle.executeUpdate(approveUpdate, { args: [payload as never] }),
-            WorkflowUpdateFailedError,
-          );
+          for (const update of [approveUpdate, rejectUpdate]) {
+            await assert.rejects(
+              handle.executeUpdate(update, { args: [payload as never] }),
+              WorkflowUpdateFailedError,
+            );
+          }
         }
         // More refusals than the record itemises.
         for (let i = 0; i < MAX_REFUSED_KEPT; i++)
