@@ -124,6 +124,20 @@ describe('signed decisions in the workflow', () => {
     });
   }
 
+  /** Ends a change left awaiting approval (alice cancels her own), so no run outlives its worker. */
+  async function endIt(handle: ChangeHandle, request: ChangeRequest): Promise<void> {
+    await handle.signal(
+      cancelSignal,
+      await sign(keys.alice, {
+        person: 'alice',
+        action: 'cancel',
+        request,
+        args: { reason: 'test over' },
+      }),
+    );
+    await handle.result();
+  }
+
   const awaiting = (handle: ChangeHandle) =>
     waitForStatus(handle, (s) => s.state === 'awaiting-approval', 'awaiting-approval');
 
@@ -284,11 +298,13 @@ describe('signed decisions in the workflow', () => {
         // The signal path: an unsigned approval as the Temporal UI would send it.
         await handle.signal(approveSignal, { actor: 'bob' });
         await handle.signal(rejectSignal, { actor: 'carol', reason: 'forged' });
-        return await waitForStatus(
+        const refused = await waitForStatus(
           handle,
           (s) => s.approvals.refused.filter((r) => r.via === 'signal').length === 2,
           'two refused signals',
         );
+        await endIt(handle, request);
+        return refused;
       },
       { submission: await submission(request) },
     );
@@ -349,12 +365,14 @@ describe('signed decisions in the workflow', () => {
         // More refusals than the record itemises.
         for (let i = 0; i < MAX_REFUSED_KEPT; i++)
           await handle.signal(approveSignal, { actor: 'bob' });
-        return await waitForStatus(
+        const counted = await waitForStatus(
           handle,
           // Seven messages a planned change answers (document is an emergency's), each refused.
           (s) => s.approvals.refusedCount === junk.length * 7 + MAX_REFUSED_KEPT,
           'every refusal counted',
         );
+        await endIt(handle, request);
+        return counted;
       },
       { submission: await submission(request) },
     );
@@ -392,7 +410,7 @@ describe('signed decisions in the workflow', () => {
           await as('alice', 'reschedule', { notBefore: '2030-01-01T00:00:00Z' }),
         );
         await handle.signal(cancelSignal, await as('bob', 'cancel', { reason: 'sre says no' }));
-        await waitForStatus(handle, (s) => s.state === 'cancelled', 'cancelled by bob');
+        await handle.result();
         return await handle.query(statusQuery);
       },
       { submission: await submission(request) },
