@@ -7,7 +7,6 @@ import {
   setHandler,
   workflowInfo,
   log,
-  patched,
 } from '@temporalio/workflow';
 import type { LockActivities } from '../src/core/contracts';
 import {
@@ -24,13 +23,8 @@ const { isWorkflowOpen } = proxyActivities<LockActivities>({
   retry: { maximumInterval: '1m' },
 });
 
-/**
- * How often a held lock checks that its holder is still running: a change an admin terminated
- * (it cannot give the lock back) frees its service within this. Histories from before checked
- * hourly and continued as new only while free.
- */
-const HOLDER_CHECK_INTERVAL = '30 seconds';
-const LEGACY_HOLDER_CHECK_INTERVAL = '1 hour';
+/** How often a held lock checks that its holder is still running. */
+const HOLDER_CHECK_INTERVAL = '1 hour';
 
 /**
  * One lock per environment and service: at most one change rolls out or is watched at a time.
@@ -41,7 +35,6 @@ const LEGACY_HOLDER_CHECK_INTERVAL = '1 hour';
 export async function serviceLock(input: LockState): Promise<void> {
   const state: LockState = { lockId: input.lockId, holder: input.holder, queue: [...input.queue] };
   let regrant = false;
-  const frequentChecks = patched('lock-holder-check-30s');
 
   setHandler(acquireLockSignal, (request: LockRequest) => {
     if (typeof request?.workflowId !== 'string' || typeof request.lockId !== 'string') return;
@@ -71,7 +64,7 @@ export async function serviceLock(input: LockState): Promise<void> {
       const holder = state.holder;
       const released = await condition(
         () => state.holder?.workflowId !== holder.workflowId || regrant,
-        frequentChecks ? HOLDER_CHECK_INTERVAL : LEGACY_HOLDER_CHECK_INTERVAL,
+        HOLDER_CHECK_INTERVAL,
       );
       if (regrant) {
         regrant = false;
@@ -81,11 +74,6 @@ export async function serviceLock(input: LockState): Promise<void> {
       if (!released && !(await isWorkflowOpen({ workflowId: holder.workflowId }))) {
         log.warn('lock holder ended without releasing; releasing for it', { holder });
         state.holder = undefined;
-      }
-      // A check every 30 s grows the history while a change holds the lock for hours.
-      if (frequentChecks && state.holder && workflowInfo().continueAsNewSuggested) {
-        await condition(allHandlersFinished);
-        await continueAsNew<typeof serviceLock>(state);
       }
       continue;
     }
