@@ -10,7 +10,7 @@ import type { Verdict } from '../src/core/policy/approvals';
 import { checkAuthority, type OperatorAction } from '../src/core/policy/authority';
 import { recordDecision } from './approvals';
 import type { Decision, Decisions } from './decisions';
-import { endChange } from './failures';
+import { endChange, policyLoading } from './failures';
 import { now, type ChangeRecord } from './record';
 
 interface OperatorRequest {
@@ -53,18 +53,8 @@ export class OperatorRequests {
   }
 
   private authority(action: OperatorAction, person: string): Verdict {
-    const { policy, request, status } = this.change;
-    if (!policy) return { ok: false, reason: 'the policy is not loaded yet', notReady: true };
-    return checkAuthority(
-      {
-        policy,
-        request,
-        requiredTeams: status.approvals.required.teams,
-        received: status.approvals.received,
-      },
-      action,
-      person,
-    );
+    const parties = this.change.parties();
+    return parties ? checkAuthority(parties, action, person) : policyLoading;
   }
 
   /** The timeline entry of a decision, UNVERIFIED when taken on the stated name alone. */

@@ -29,6 +29,7 @@ import type {
 } from '../src/core/lifecycle/status';
 import { MAX_REFUSED_KEPT } from '../src/core/lifecycle/status';
 import type { ApprovalRecord } from '../src/core/policy/approvals';
+import type { ChangeParties } from '../src/core/policy/authority';
 import { identityModeOf, type Policy } from '../src/core/policy/schema';
 import { changeStateKey, riskLevelKey } from '../src/core/search-attributes';
 import type { RiskAssessment } from '../src/core/policy/risk';
@@ -177,9 +178,9 @@ export class ChangeRecord {
     setCurrentDetails(lines.join('\n\n'));
   }
 
-  setPolicy(policy: Policy, risk: RiskAssessment, withIdentity = true): void {
+  setPolicy(policy: Policy, risk: RiskAssessment): void {
     this.policy = policy;
-    if (withIdentity) this.status.identityMode = identityModeOf(policy);
+    this.status.identityMode = identityModeOf(policy);
     this.status.risk = risk.level;
     this.status.riskRaisedBy = risk.raisedBy;
     upsertSearchAttributes([{ key: riskLevelKey, value: risk.level }]);
@@ -191,6 +192,13 @@ export class ChangeRecord {
 
   setRejected(by: string, reason: string): void {
     this.status.approvals.rejected = { by, at: now(), reason };
+  }
+
+  /** Who the policy lets act on this change, for `checkAuthority`; undefined until it is loaded. */
+  parties(): ChangeParties | undefined {
+    if (!this.policy) return undefined;
+    const { required, received } = this.status.approvals;
+    return { policy: this.policy, request: this.request, requiredTeams: required.teams, received };
   }
 
   /** Keeps an accepted decision's proof for the change log. */
@@ -209,7 +217,7 @@ export class ChangeRecord {
     via: 'signal' | 'update',
   ): void {
     const { approvals } = this.status;
-    approvals.refusedCount = (approvals.refusedCount ?? approvals.refused.length) + 1;
+    approvals.refusedCount += 1;
     approvals.refused.push({ by, at: now(), reason, action, via });
     if (approvals.refused.length > MAX_REFUSED_KEPT) approvals.refused.shift();
     if (approvals.refusedCount <= MAX_REFUSED_KEPT) {

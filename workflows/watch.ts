@@ -10,6 +10,7 @@ import {
   isCancellation,
   proxyActivities,
   TimeoutFailure,
+  type ActivityOptions,
 } from '@temporalio/workflow';
 import type {
   CheckWatchInput,
@@ -38,36 +39,48 @@ export function watchHeartbeatTimeoutMs(intervalMs: number): number {
   return Math.max(2 * intervalMs, 30_000);
 }
 
-function watchActivity(input: Omit<WatchInput, 'state'>, endsAt: number) {
+/** A watch segment's activity options: it may run to the watch's end, and heartbeats each round. */
+function segmentOptions(
+  intervalMs: number,
+  endsAt: number,
+  nonRetryable: string,
+  summary: string,
+): ActivityOptions {
   const remaining = Math.max(0, endsAt - Date.now());
-  return proxyActivities<PrometheusActivities>({
+  return {
     startToCloseTimeout: remaining + WATCH_SLACK_MS,
     scheduleToCloseTimeout: remaining + WATCH_SLACK_MS,
-    heartbeatTimeout: watchHeartbeatTimeoutMs(input.intervalMs),
+    heartbeatTimeout: watchHeartbeatTimeoutMs(intervalMs),
     retry: {
       initialInterval: '1s',
       backoffCoefficient: 2,
       maximumInterval: '30s',
-      nonRetryableErrorTypes: [FailureType.QueryInvalid],
+      nonRetryableErrorTypes: [nonRetryable],
     },
-    summary: `verify ${input.metrics.map((m) => m.name).join(', ')} every ${formatDuration(input.intervalMs)} until ${new Date(endsAt).toISOString()}`,
-  }).watchMetrics;
+    summary,
+  };
+}
+
+function watchActivity(input: Omit<WatchInput, 'state'>, endsAt: number) {
+  return proxyActivities<PrometheusActivities>(
+    segmentOptions(
+      input.intervalMs,
+      endsAt,
+      FailureType.QueryInvalid,
+      `verify ${input.metrics.map((m) => m.name).join(', ')} every ${formatDuration(input.intervalMs)} until ${new Date(endsAt).toISOString()}`,
+    ),
+  ).watchMetrics;
 }
 
 function checkActivity(input: Omit<CheckWatchInput, 'state'>, endsAt: number) {
-  const remaining = Math.max(0, endsAt - Date.now());
-  return proxyActivities<KubernetesActivities>({
-    startToCloseTimeout: remaining + WATCH_SLACK_MS,
-    scheduleToCloseTimeout: remaining + WATCH_SLACK_MS,
-    heartbeatTimeout: watchHeartbeatTimeoutMs(input.intervalMs),
-    retry: {
-      initialInterval: '1s',
-      backoffCoefficient: 2,
-      maximumInterval: '30s',
-      nonRetryableErrorTypes: [FailureType.InvalidRequest],
-    },
-    summary: `check ${input.checks.map((c) => c.name).join(', ')} on ${input.deployments.join(', ')} every ${formatDuration(input.intervalMs)} until ${new Date(endsAt).toISOString()}`,
-  }).watchChecks;
+  return proxyActivities<KubernetesActivities>(
+    segmentOptions(
+      input.intervalMs,
+      endsAt,
+      FailureType.InvalidRequest,
+      `check ${input.checks.map((c) => c.name).join(', ')} on ${input.deployments.join(', ')} every ${formatDuration(input.intervalMs)} until ${new Date(endsAt).toISOString()}`,
+    ),
+  ).watchChecks;
 }
 
 type Segment = (state: WatchState | undefined, endsAt: number) => Promise<WatchResult>;

@@ -40,17 +40,9 @@ export class DocumentationAnswers {
     if (record.state === 'rejected' || record.state === 'failed' || record.state === 'cancelled') {
       return { ok: false, reason: `the change ended as ${record.state}; nothing to document` };
     }
-    if (record.policy) {
-      const authority = checkAuthority(
-        {
-          policy: record.policy,
-          request: record.request,
-          requiredTeams: record.status.approvals.required.teams,
-          received: record.status.approvals.received,
-        },
-        'document',
-        person,
-      );
+    const parties = record.parties();
+    if (parties) {
+      const authority = checkAuthority(parties, 'document', person);
       if (!authority.ok) return authority;
     }
     return validateDocumentation(doc);

@@ -122,11 +122,12 @@ export async function acquireLocks(run: Run, profile: LifecycleProfile): Promise
 export async function releaseLocks({ record, locks, activities }: Run): Promise<void> {
   const { workflowId } = workflowInfo();
   for (const lock of locks.takeAll()) {
+    const grantToken = locks.tokenOf(lock.lockId);
     await CancellationScope.nonCancellable(() =>
       activities.locks.releaseServiceLock({
         ...lock,
         workflowId,
-        ...(locks.tokenOf(lock.lockId) ? { grantToken: locks.tokenOf(lock.lockId) } : {}),
+        ...(grantToken ? { grantToken } : {}),
       }),
     );
     if (locks.ungrant(lock.lockId)) record.record(SYSTEM, 'lock released', lock.lockId);
