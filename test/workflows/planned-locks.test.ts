@@ -27,6 +27,7 @@ import { createTimeSkippingEnv, uniqueChangeId } from '../helpers/temporal';
 // uniqueService: lock workflows outlive a test on the shared server.
 import {
   changeWorker,
+  eventsOf,
   uniqueService,
   waitForStatus as pollStatus,
   waitUntil,
@@ -151,17 +152,28 @@ describe('planned change: one change at a time per service', () => {
         },
       });
     const logs = await withWorker(t.name, fakes.activities, async (taskQueue) => {
-      const a = await startChange(env.client, request(first, 'prod-eu', service), { taskQueue });
-      await waitForStatus(a, (s) => s.state === 'watching', 'the prod-eu change watching');
-      const b = await startChange(
-        env.client,
-        request(uniqueChangeId('PROD'), 'prod', `eu-${service}`),
-        { taskQueue },
-      );
-      // On one shared lock the second change would queue behind the first, for good.
-      await waitForStatus(b, (s) => s.state === 'watching', 'the prod change watching too');
-      firstWatch.open();
-      return [await a.result(), await b.result()];
+      // The gate opens whatever happens: a held watch would keep the worker from shutting down.
+      try {
+        const a = await startChange(env.client, request(first, 'prod-eu', service), {
+          taskQueue,
+        });
+        await waitForStatus(a, (s) => s.state === 'watching', 'the prod-eu change watching');
+        const b = await startChange(
+          env.client,
+          request(uniqueChangeId('PROD'), 'prod', `eu-${service}`),
+          { taskQueue },
+        );
+        // On one shared lock the second change would queue behind the first, for good.
+        await waitForStatus(
+          b,
+          (s) => eventsOf(s).includes('lock acquired'),
+          'the prod change holding its lock while the prod-eu change holds its own',
+        );
+        firstWatch.open();
+        return [await a.result(), await b.result()];
+      } finally {
+        firstWatch.open();
+      }
     });
     assert.deepEqual(
       logs.map((l) => l.changeLog.state),
@@ -181,6 +193,13 @@ describe('planned change: one change at a time per service', () => {
       },
     });
     const held = await withWorker(t.name, fakes.activities, async (taskQueue) => {
+      try {
+        return await forgeRelease(taskQueue);
+      } finally {
+        firstWatch.open();
+      }
+    });
+    async function forgeRelease(taskQueue: string) {
       const a = await startChange(env.client, changeTo(first, service), { taskQueue });
       await waitForStatus(a, (s) => s.state === 'watching', 'first change watching');
       const b = await startChange(env.client, changeTo(second, service), { taskQueue });
@@ -196,7 +215,7 @@ describe('planned change: one change at a time per service', () => {
       await a.result();
       await b.result();
       return state;
-    });
+    }
     assert.equal(held.holder?.changeId, first, 'the forged release left the holder in place');
     assert.ok(
       held.queue.some((q) => q.changeId === second),
