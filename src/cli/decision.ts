@@ -20,7 +20,7 @@ import {
   signStatement,
   type SignerOutput,
 } from './signing';
-import { executeWhenReady } from './updates';
+import { executeWhenReady, retryWhile } from './updates';
 
 /** The messages a person sends to a change, by their wire names. */
 export type DecisionAction =
@@ -178,22 +178,19 @@ export interface PreparedDecision {
 /** How long a decision waits for a change just submitted to answer its first status query. */
 const FIRST_STATUS_WAIT_MS = 10_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * The change's status; asked again for a few seconds while the change cannot answer yet (a query
  * fails until the workflow's first task has run: an approval typed right after submit).
  */
-async function statusOf(change: ChangeRef): Promise<ChangeStatus> {
-  const deadline = Date.now() + FIRST_STATUS_WAIT_MS;
-  for (let delay = 200; ; delay = Math.min(delay * 2, 1_000)) {
-    try {
-      return await change.handle.query(statusQuery);
-    } catch (err) {
-      if (isUnavailable(err) || Date.now() + delay > deadline) throw err;
-      await sleep(delay);
-    }
-  }
+function statusOf(change: ChangeRef): Promise<ChangeStatus> {
+  return retryWhile(
+    () => change.handle.query(statusQuery),
+    (err) => !isUnavailable(err),
+    {
+      waitMs: FIRST_STATUS_WAIT_MS,
+      maxDelayMs: 1_000,
+    },
+  );
 }
 
 /** Looks the running change up, reads its status and builds the decision's payload. */
