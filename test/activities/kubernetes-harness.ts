@@ -48,7 +48,9 @@ export function isRetryable(error: unknown): boolean {
 
 /**
  * Runs `activity` in a mock activity context, attempt after attempt while it fails retryably,
- * each attempt seeing the previous attempt's last heartbeat, as the server hands it over.
+ * each attempt seeing the previous attempt's last heartbeat, as the server hands it over, and
+ * backing off between attempts as a retry policy does (50 ms doubling to 1 s), so the attempts
+ * span time the cluster needs rather than all landing within a moment.
  */
 export async function runAsActivity<R>(
   activity: () => Promise<R>,
@@ -70,6 +72,7 @@ export async function runAsActivity<R>(
         Object.assign(error as object, { attempts: attempt });
         throw error;
       }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** (attempt - 1), 1_000)));
     }
   }
 }

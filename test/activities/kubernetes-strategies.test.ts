@@ -138,14 +138,8 @@ void describe('Kubernetes activities: blue/green', () => {
     );
     assert.deepEqual(back.result.images, { 'api-gateway': gatewayImage });
     assert.deepEqual(await selectorOf(core, namespace), { app: 'api-gateway' });
-    // The deployment controller reports the scale-down asynchronously: read until it has.
-    let greenReplicas = replicas(await deployment(apps, namespace, 'api-gateway-green'));
-    for (let i = 0; i < 100 && greenReplicas[1] !== 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      greenReplicas = replicas(await deployment(apps, namespace, 'api-gateway-green'));
-    }
-    assert.deepEqual(greenReplicas, [0, 0]);
-    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [3, 3]);
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway-green'), [0, 0]);
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway'), [3, 3]);
   });
 
   void it('scales the old colour down when finalized and deletes it when the next change starts', async (t) => {
@@ -180,8 +174,8 @@ void describe('Kubernetes activities: blue/green', () => {
     assert.match(third.rollout.message, /deleted retired api-gateway/);
     assert.equal(await deployment(apps, namespace, 'api-gateway'), undefined);
     assert.deepEqual(await selectorOf(core, namespace), { app: 'api-gateway', color: 'blue' });
-    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-blue')), [3, 3]);
-    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-green')), [0, 0]);
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway-blue'), [3, 3]);
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway-green'), [0, 0]);
   });
 });
 
@@ -255,11 +249,11 @@ void describe('Kubernetes activities: canary', () => {
         await runAsActivity(() => k8s.setCanaryWeight({ plan: change, rollout, weight }))
       ).result;
       steps.push([split.weight, split.canaryReplicas, split.stableReplicas]);
-      assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-canary')), [
+      assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway-canary'), [
         split.canaryReplicas,
         split.canaryReplicas,
       ]);
-      assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [
+      assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway'), [
         split.stableReplicas,
         split.stableReplicas,
       ]);
@@ -277,7 +271,7 @@ void describe('Kubernetes activities: canary', () => {
     const stable = await deployment(apps, namespace, 'api-gateway');
     assert.equal(imageOf(stable!), newImage);
     assert.deepEqual(replicas(stable), [3, 3]);
-    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-canary')), [0, 0]);
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway-canary'), [0, 0]);
 
     const back = await runAsActivity(() =>
       k8s.rollbackRollout({
@@ -289,7 +283,7 @@ void describe('Kubernetes activities: canary', () => {
     );
     assert.deepEqual(back.result.images, { 'api-gateway': gatewayImage });
     assert.equal(back.result.revision, 3);
-    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [3, 3]);
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway'), [3, 3]);
   });
 
   void it('rolls back before promotion without touching the stable template', async (t) => {
@@ -310,8 +304,8 @@ void describe('Kubernetes activities: canary', () => {
     );
     assert.equal(back.result.revision, 1, 'no new revision: the stable template never changed');
     assert.deepEqual(back.result.images, { 'api-gateway': gatewayImage });
-    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [3, 3]);
-    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway-canary')), [0, 0]);
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway'), [3, 3]);
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway-canary'), [0, 0]);
     assert.equal((await replicaSetsOf(apps, namespace, 'api-gateway')).length, 1);
   });
 
@@ -334,6 +328,6 @@ void describe('Kubernetes activities: canary', () => {
     assert.equal(promoted.revision, 2);
     assert.equal((await replicaSetsOf(apps, namespace, 'api-gateway')).length, 2);
     assert.equal((await replicaSetsOf(apps, namespace, 'api-gateway-canary')).length, 1);
-    assert.deepEqual(replicas(await deployment(apps, namespace, 'api-gateway')), [3, 3]);
+    assert.deepEqual(await settledReplicas(apps, namespace, 'api-gateway'), [3, 3]);
   });
 });
